@@ -27,6 +27,12 @@ export interface ClaimRequest {
   limit: number
   /** Lease length in ms from the backend's now (`lockTtlMs`). */
   leaseMs: number
+  /**
+   * The consumer's `guaranteedWorker`. When given, the claim stores it on each claimed job (in the same
+   * atomic step), so the stall detector treats the run as the consumer runs it: re-deliver (true) or fail
+   * as "worker lost" (false). Absent: the job keeps the flag it was added with.
+   */
+  guaranteed?: boolean
 }
 
 export interface FailRequest {

@@ -1,3 +1,21 @@
 export * from './contracts.js'
 export * from './errors.js'
+export * from './events.js'
 export * from './job.js'
+export * from './manager.js'
+export * from './options.js'
+export * from './runtime.js'
+export * from './serialize.js'
+export * from './timers.js'
+export { HeartbeatWorker } from './engine/heartbeat.js'
+export { QueueConsumer } from './engine/consumer.js'
+export { JobRun, toJobError } from './engine/run-job.js'
+export type {
+  ConsumerDefinition,
+  EngineContext,
+  JobContext,
+  JobHandler,
+  Logger,
+  LogLevel,
+} from './engine/types.js'
+export { StallDetector } from './engine/stall-detector.js'

@@ -1,0 +1,156 @@
+import type { JobRecord } from '../job.js'
+import { ShutdownError } from '../errors.js'
+import { sleep } from '../timers.js'
+import { JobRun } from './run-job.js'
+import { StallDetector } from './stall-detector.js'
+import type { ConsumerDefinition, EngineContext } from './types.js'
+
+/**
+ * Runs one definition's jobs in one runtime: a claim loop that takes as many jobs as there are free
+ * slots, waits on the broker's wake-up (never a busy poll) when the queue is empty, and a stall
+ * detector and retention sweep on the engine's own timers.
+ */
+export class QueueConsumer {
+  readonly runs = new Map<string, JobRun>()
+  private readonly stopLoop = new AbortController()
+  private slotFreed: (() => void) | null = null
+  private loopDone: Promise<void> = Promise.resolve()
+  readonly stallDetector: StallDetector
+  private retentionTimer: unknown = null
+  private settledSinceSweep = 0
+  private sweepTicks = 0
+
+  constructor(
+    private readonly engine: EngineContext,
+    readonly definition: ConsumerDefinition,
+  ) {
+    const { maxStalledCount, stallIntervalMs } = definition.options
+    this.stallDetector = new StallDetector(engine, definition.queue, maxStalledCount, stallIntervalMs)
+  }
+
+  get queue(): string {
+    return this.definition.queue
+  }
+
+  start(): void {
+    const { timers } = this.engine
+    this.loopDone = this.loop()
+    this.stallDetector.start()
+    // Sweep each second after jobs settled; every 30 s regardless, so age limits apply on idle queues too.
+    this.retentionTimer = timers.setInterval(() => void this.sweep(++this.sweepTicks % 30 === 0), 1_000)
+  }
+
+  /** Stop claiming; running jobs go on. Resolves when the claim loop has exited. */
+  async stopClaiming(): Promise<void> {
+    const { timers } = this.engine
+    this.stopLoop.abort()
+    this.slotFreed?.()
+    this.stallDetector.stop()
+    timers.clearInterval(this.retentionTimer)
+    await this.loopDone
+  }
+
+  /** Give back every unfinished job at once so another node can take it (invariant 7). */
+  async releaseAll(): Promise<void> {
+    const { adapters, ns } = this.engine
+    await Promise.all(
+      [...this.runs.values()].map(async (run) => {
+        run.released = true
+        run.abort(new ShutdownError())
+        try {
+          await adapters.broker.release(ns, run.job.id, run.token)
+        } catch (error) {
+          // Unreachable backend: the lease expires and the stall detector recovers the job instead.
+          this.engine.events.emit('error', { error, where: `releasing job ${run.job.id}` })
+        }
+      }),
+    )
+  }
+
+  private async loop(): Promise<void> {
+    const { engine } = this
+    const { broker } = engine.adapters
+    const { concurrency, lockTtlMs, guaranteedWorker } = this.definition.options
+    const signal = this.stopLoop.signal
+    let failures = 0
+    while (!signal.aborted) {
+      const free = concurrency - this.runs.size
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve
+        })
+        this.slotFreed = null
+        continue
+      }
+      let jobs: Awaited<ReturnType<typeof broker.claim>>
+      try {
+        jobs = await broker.claim(engine.ns, this.queue, {
+          workerId: engine.workerId,
+          limit: free,
+          leaseMs: lockTtlMs,
+          guaranteed: guaranteedWorker,
+        })
+        failures = 0
+      } catch (error) {
+        engine.events.emit('error', { error, where: `claiming from ${this.queue}` })
+        failures++
+        await sleep(engine.timers, Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), signal)
+        continue
+      }
+      for (const job of jobs) this.startRun(job)
+      if (signal.aborted) break
+      if (jobs.length === 0) {
+        try {
+          await broker.waitForWork(engine.ns, this.queue, engine.pollIntervalMs, signal)
+        } catch (error) {
+          engine.events.emit('error', { error, where: `waiting on ${this.queue}` })
+          await sleep(engine.timers, 1_000, signal)
+        }
+      }
+    }
+  }
+
+  private startRun(job: JobRecord): void {
+    const run = new JobRun(this.engine, this.definition, job)
+    this.runs.set(job.id, run)
+    void run.done.finally(() => {
+      if (this.runs.get(job.id) === run) this.runs.delete(job.id)
+      this.settledSinceSweep++
+      this.slotFreed?.()
+    })
+  }
+
+  private sweeping = false
+
+  /** Retention: prune finished jobs past their count/age limits in bounded batches. */
+  async sweep(force = false): Promise<void> {
+    if (this.sweeping || (!force && this.settledSinceSweep === 0)) return
+    this.sweeping = true
+    this.settledSinceSweep = 0
+    const { engine } = this
+    const { removeOnComplete, removeOnFail, removeOnCancel } = this.definition.options
+    const policies = [
+      ['completed', removeOnComplete],
+      ['failed', removeOnFail],
+      ['cancelled', removeOnCancel],
+    ] as const
+    try {
+      for (const [status, policy] of policies) {
+        if (policy.keep === null && policy.maxAgeMs === null) continue
+        for (let round = 0; round < 100; round++) {
+          const removed = await engine.adapters.storage.prune(engine.ns, this.queue, {
+            status,
+            keep: policy.keep,
+            maxAgeMs: policy.maxAgeMs,
+            limit: 500,
+          })
+          if (removed < 500) break
+        }
+      }
+    } catch (error) {
+      engine.events.emit('error', { error, where: `retention of ${this.queue}` })
+    } finally {
+      this.sweeping = false
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { JobCancelledError, LeaseLostError } from '../errors.js'
+import type { EngineContext } from './types.js'
+
+/**
+ * Keeps one job's lease alive: renews it every `heartbeatMs` while the handler runs. When the backend says
+ * the lease is gone (`lost`) or the job was cancelled, it aborts the run's controller, so the handler stops
+ * and its late writes are never attempted as if they were live. If renewals keep failing (backend
+ * unreachable) for a whole `lockTtlMs`, it assumes the lease expired and aborts too: better to stop than
+ * to run as a zombie.
+ */
+export class HeartbeatWorker {
+  private handle: unknown = null
+  private lastRenewed = Date.now()
+  private inFlight = false
+
+  constructor(
+    private readonly engine: EngineContext,
+    private readonly jobId: string,
+    private readonly queue: string,
+    private readonly token: string,
+    private readonly heartbeatMs: number,
+    private readonly lockTtlMs: number,
+    private readonly controller: AbortController,
+  ) {}
+
+  start(): void {
+    this.lastRenewed = Date.now()
+    this.handle = this.engine.timers.setInterval(() => void this.beat(), this.heartbeatMs)
+  }
+
+  stop(): void {
+    if (this.handle !== null) this.engine.timers.clearInterval(this.handle)
+    this.handle = null
+  }
+
+  private async beat(): Promise<void> {
+    if (this.inFlight || this.controller.signal.aborted) return
+    this.inFlight = true
+    const { adapters, ns, events, workerId } = this.engine
+    try {
+      const outcome = await adapters.broker.renew(ns, this.jobId, this.token, this.lockTtlMs)
+      if (outcome === 'ok') {
+        this.lastRenewed = Date.now()
+      } else if (outcome === 'cancelled') {
+        this.stop()
+        this.controller.abort(new JobCancelledError(this.jobId))
+      } else {
+        this.stop()
+        this.engine.staleWrites++
+        events.emit('lease-lost', { jobId: this.jobId, queue: this.queue, workerId, reason: 'renewal rejected' })
+        this.controller.abort(new LeaseLostError(this.jobId))
+      }
+    } catch (error) {
+      events.emit('error', { error, where: `heartbeat of job ${this.jobId}` })
+      if (Date.now() - this.lastRenewed >= this.lockTtlMs) {
+        this.stop()
+        events.emit('lease-lost', { jobId: this.jobId, queue: this.queue, workerId, reason: 'renewals failed' })
+        this.controller.abort(new LeaseLostError(this.jobId, 'its lease could not be renewed for lockTtlMs'))
+      }
+    } finally {
+      this.inFlight = false
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { JobCancelledError, LeaseLostError } from '../errors.js'
+import type { JobError, JobRecord } from '../job.js'
+import { retryDelay } from '../options.js'
+import { assertSerializable } from '../serialize.js'
+import { HeartbeatWorker } from './heartbeat.js'
+import type { ConsumerDefinition, EngineContext, JobContext, LogLevel } from './types.js'
+
+export function toJobError(error: unknown): JobError {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack }
+  return { name: 'Error', message: typeof error === 'string' ? error : JSON.stringify(error) ?? String(error) }
+}
+
+/**
+ * One run of one claimed job: heartbeat (or, for at-most-once jobs, a deadline), the handler, then one
+ * fenced settle. Every write carries the claim's token, so a run whose lease moved on changes nothing.
+ */
+export class JobRun {
+  readonly controller = new AbortController()
+  /** Set when shutdown gave the job back: the run must not settle it any more. */
+  released = false
+  readonly done: Promise<void>
+  private heartbeat: HeartbeatWorker | null = null
+  private deadline: unknown = null
+  private discarded = false
+
+  constructor(
+    private readonly engine: EngineContext,
+    private readonly definition: ConsumerDefinition,
+    readonly job: JobRecord,
+  ) {
+    this.done = this.run()
+  }
+
+  get token(): string {
+    return this.job.token!
+  }
+
+  abort(reason: Error): void {
+    if (!this.controller.signal.aborted) this.controller.abort(reason)
+  }
+
+  private async run(): Promise<void> {
+    const { engine, definition, job } = this
+    const { options } = definition
+    if (job.guaranteed) {
+      this.heartbeat = new HeartbeatWorker(
+        engine,
+        job.id,
+        job.queue,
+        this.token,
+        options.heartbeatMs,
+        options.lockTtlMs,
+        this.controller,
+      )
+      this.heartbeat.start()
+    } else {
+      // At-most-once: no renewals. Past lockTtlMs any node may fail the job as "worker lost", so stop here too.
+      this.deadline = engine.timers.setTimeout(
+        () => this.abort(new LeaseLostError(job.id, 'it ran past lockTtlMs without a heartbeat (guaranteedWorker: false)')),
+        options.lockTtlMs,
+      )
+    }
+    engine.events.emit('active', { job, workerId: engine.workerId })
+
+    let ok = false
+    let value: unknown
+    try {
+      value = await definition.handler(this.context())
+      if (value !== undefined) assertSerializable(value, 'result')
+      ok = true
+    } catch (error) {
+      value = error
+    }
+    this.heartbeat?.stop()
+    if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
+    if (this.released) return
+    const reason = this.controller.signal.reason
+    // A cancelled job already has its tombstone; nothing of this run may be written.
+    if (reason instanceof JobCancelledError) return
+    try {
+      if (ok) await this.complete(value)
+      else await this.fail(value)
+    } catch (error) {
+      // The backend is unreachable: the lease will expire and the stall detector re-delivers the job.
+      engine.events.emit('error', { error, where: `settling job ${job.id}` })
+    }
+  }
+
+  private async complete(result: unknown): Promise<void> {
+    const { engine, job } = this
+    if (await engine.adapters.broker.complete(engine.ns, job.id, this.token, result ?? null)) {
+      engine.events.emit('completed', { job, result })
+    } else this.stale('completion rejected')
+  }
+
+  private async fail(thrown: unknown): Promise<void> {
+    const { engine, job, definition } = this
+    const error = toJobError(thrown)
+    const final = this.discarded || job.attempts >= job.maxAttempts
+    const delayMs = final ? null : retryDelay(definition.options.retries, job.attempts)
+    if (await engine.adapters.broker.fail(engine.ns, job.id, this.token, { error, retryDelayMs: delayMs })) {
+      if (delayMs === null) engine.events.emit('failed', { job, error, final: true })
+      else engine.events.emit('retrying', { job, error, delayMs })
+    } else this.stale('failure rejected')
+  }
+
+  /** A fenced write was refused: count it, say so, and make sure the handler's signal is aborted. */
+  private stale(reason: string): void {
+    const { engine, job } = this
+    engine.staleWrites++
+    engine.events.emit('lease-lost', { jobId: job.id, queue: job.queue, workerId: engine.workerId, reason })
+    this.abort(new LeaseLostError(job.id))
+  }
+
+  private context(): JobContext {
+    const { engine, job } = this
+    const { broker } = engine.adapters
+    const guard = async (write: () => Promise<boolean>): Promise<boolean> => {
+      try {
+        const ok = await write()
+        if (!ok && !this.controller.signal.aborted) {
+          const current = await broker.renew(engine.ns, job.id, this.token, this.definition.options.lockTtlMs)
+          if (current === 'cancelled') this.abort(new JobCancelledError(job.id))
+          else if (current === 'lost') this.stale('write rejected')
+        }
+        return ok
+      } catch (error) {
+        engine.events.emit('error', { error, where: `write of job ${job.id}` })
+        return false
+      }
+    }
+    return {
+      id: job.id,
+      queue: job.queue,
+      data: job.data,
+      signal: this.controller.signal,
+      attempt: job.attempts,
+      job,
+      progress: (pct: number, label?: string) => {
+        const value = Math.max(0, Math.min(100, Number.isFinite(pct) ? pct : 0))
+        engine.events.emit('progress', { jobId: job.id, queue: job.queue, progress: value, label: label ?? null })
+        return guard(() => broker.progress(engine.ns, job.id, this.token, value, label ?? null))
+      },
+      log: (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
+        let detail = `[${level}] ${message}`
+        if (meta !== undefined) {
+          try {
+            detail += ` ${JSON.stringify(meta)}`
+          } catch {
+            detail += ' [unserializable meta]'
+          }
+        }
+        return guard(() =>
+          broker.log(engine.ns, job.id, this.token, { at: 0, event: 'log', workerId: engine.workerId, detail }),
+        )
+      },
+      discard: () => {
+        this.discarded = true
+      },
+    }
+  }
+}

@@ -1,0 +1,486 @@
+import { hostname } from 'node:os'
+import { randomUUID } from 'node:crypto'
+import type { OqronAdapters } from './contracts.js'
+import { QueueConsumer } from './engine/consumer.js'
+import type { ConsumerDefinition, EngineContext, Logger } from './engine/types.js'
+import {
+  DuplicateDefinitionError,
+  JobCancelledError,
+  ModuleDisabledError,
+  NotInitializedError,
+  OqronConfigError,
+} from './errors.js'
+import { type OqronEventName, type OqronListener, TypedEmitter } from './events.js'
+import type { AddOutcome, DisabledBehavior, JobRecord, NewJob } from './job.js'
+import { assertSerializable } from './serialize.js'
+import { realTimers, type TimerHost } from './timers.js'
+
+export interface ShutdownOptions {
+  /** How long `stop()` waits for active jobs before releasing them. @default 30000 */
+  timeoutMs?: number
+  /** Stop gracefully on SIGINT/SIGTERM (a second signal forces exit). @default true */
+  signals?: boolean
+}
+
+export interface RuntimeOptions {
+  /** Storage, Broker and Lock. @default memoryAdapter() when the `oqronkit` package is used */
+  adapters?: OqronAdapters
+  /** Namespace part one: jobs, locks and state of different projects never meet. @default 'default' */
+  project?: string
+  /** Namespace part two. @default 'default' */
+  environment?: string
+  shutdown?: ShutdownOptions
+  /** Fallback wake-up of an idle consumer if a notification is lost, ms. @default 5000 */
+  pollIntervalMs?: number
+  /** Where warnings and errors go. @default console (warn and error only) */
+  logger?: Logger
+  /** This node's id in leases and timelines. @default `<hostname>:<pid>:<random>` */
+  workerId?: string
+  /** Timers of heartbeats, stall scans and shutdown; inject to freeze a runtime in tests. @default real, unref'd */
+  timers?: TimerHost
+}
+
+export const runtimeDefaults = {
+  project: 'default',
+  environment: 'default',
+  shutdown: { timeoutMs: 30_000, signals: true },
+  pollIntervalMs: 5_000,
+} satisfies Partial<RuntimeOptions>
+
+/** What `OqronManager.from()` and modules need to reach a running runtime. */
+export interface OqronConfig {
+  readonly runtime: OqronRuntime
+  readonly adapters: OqronAdapters
+  /** `<project>/<environment>`: the namespace every adapter call uses. */
+  readonly ns: string
+  readonly project: string
+  readonly environment: string
+}
+
+export interface EnqueueOptions {
+  /** Idempotency key: a second add with the same id returns the first job. @default a random UUID */
+  jobId?: string
+  /** ms before the job becomes due. @default 0 */
+  delay?: number
+  /** Higher runs first. @default 0 */
+  priority?: number
+  /** Take this job before older ones of its priority. @default false */
+  lifo?: boolean
+  /** Total runs allowed (overrides retries.max + 1). */
+  attempts?: number
+}
+
+export interface EnqueueDefaults {
+  maxAttempts: number
+  guaranteed: boolean
+  disabledBehavior: DisabledBehavior
+}
+
+/** What `add()` returns: the job id, what happened, and the stored record (null when skipped). */
+export interface AddedJob<Data = unknown, Result = unknown> {
+  id: string
+  outcome: AddOutcome
+  job: JobRecord<Data, Result> | null
+}
+
+interface Registration {
+  kind: string
+  name: string
+  queue: string
+}
+
+const consoleLogger: Logger = {
+  debug() {},
+  info() {},
+  warn: (message, ...args) => console.warn(`[oqronkit] ${message}`, ...args),
+  error: (message, ...args) => console.error(`[oqronkit] ${message}`, ...args),
+}
+
+const NAME_RE = /^[A-Za-z0-9_.:-]{1,128}$/
+
+/** Adapters shared by several runtimes are opened by the first and closed by the last. */
+const adapterUsers = new WeakMap<OqronAdapters, { users: number; opened: Promise<void> }>()
+
+let defaultAdapterFactory: (() => OqronAdapters) | null = null
+
+/**
+ * A node of OqronKit: its definitions, consumers, heartbeats and shutdown. `OqronKit` is the default
+ * instance; tests and multi-tenant hosts create more, several of which may share one adapter set and so
+ * act as several nodes in one process.
+ */
+export class OqronRuntime {
+  /** Called by the `oqronkit` package so `init()` without adapters uses the in-memory adapter. */
+  static setDefaultAdapters(factory: (() => OqronAdapters) | null): void {
+    defaultAdapterFactory = factory
+  }
+
+  readonly events = new TypedEmitter()
+  private state: 'idle' | 'starting' | 'running' | 'stopping' = 'idle'
+  private engine: EngineContext | null = null
+  private config: OqronConfig | null = null
+  private readonly registrations = new Map<string, Registration>()
+  private readonly consumerDefs = new Map<string, ConsumerDefinition>()
+  private readonly consumers = new Map<string, QueueConsumer>()
+  private readonly stopHooks = new Set<() => Promise<void> | void>()
+  private readonly startHooks = new Set<(config: OqronConfig) => Promise<void> | void>()
+  private unsubscribeCancel: (() => Promise<void>) | null = null
+  private stopping: Promise<void> | null = null
+  private signalHandler: ((signal: NodeJS.Signals) => void) | null = null
+  private shutdown: Required<ShutdownOptions> = { ...runtimeDefaults.shutdown }
+  private logger: Logger = consoleLogger
+
+  constructor() {
+    // Bound so `process.on('SIGTERM', OqronKit.stop)` and destructuring work (the v0.0.1 `this` bug).
+    this.init = this.init.bind(this)
+    this.stop = this.stop.bind(this)
+    this.getConfig = this.getConfig.bind(this)
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running'
+  }
+
+  /** Fenced writes of this runtime that the backend refused (zombie writes stopped). */
+  get staleWrites(): number {
+    return this.engine?.staleWrites ?? 0
+  }
+
+  /** Jobs running in this runtime now. */
+  get activeJobs(): number {
+    let n = 0
+    for (const c of this.consumers.values()) n += c.runs.size
+    return n
+  }
+
+  on<E extends OqronEventName>(event: E, listener: OqronListener<E>): () => void {
+    return this.events.on(event, listener)
+  }
+
+  once<E extends OqronEventName>(event: E, listener: OqronListener<E>): () => void {
+    return this.events.once(event, listener)
+  }
+
+  off<E extends OqronEventName>(event: E, listener: OqronListener<E>): void {
+    this.events.off(event, listener)
+  }
+
+  async init(options: RuntimeOptions = {}): Promise<void> {
+    if (this.state !== 'idle') {
+      throw new OqronConfigError('This runtime is already initialized; call stop() before init() again.')
+    }
+    const project = options.project ?? runtimeDefaults.project
+    const environment = options.environment ?? runtimeDefaults.environment
+    for (const [field, value] of [
+      ['project', project],
+      ['environment', environment],
+    ] as const) {
+      if (typeof value !== 'string' || !NAME_RE.test(value)) {
+        throw new OqronConfigError(`${field} must be 1-128 characters of letters, digits, _ . : -, got "${value}".`, {
+          field,
+        })
+      }
+    }
+    const timeoutMs = options.shutdown?.timeoutMs ?? runtimeDefaults.shutdown.timeoutMs
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+      throw new OqronConfigError('shutdown.timeoutMs must be a non-negative integer.', { field: 'shutdown.timeoutMs' })
+    }
+    const pollIntervalMs = options.pollIntervalMs ?? runtimeDefaults.pollIntervalMs
+    if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1) {
+      throw new OqronConfigError('pollIntervalMs must be a positive integer.', { field: 'pollIntervalMs' })
+    }
+    const adapters = options.adapters ?? defaultAdapterFactory?.()
+    if (!adapters) {
+      throw new OqronConfigError(
+        'No adapters: pass init({ adapters: memoryAdapter() }) from @oqronkit/memory (or redisAdapter / postgresAdapter), or import from the `oqronkit` package, which defaults to memory.',
+        { field: 'adapters' },
+      )
+    }
+    this.state = 'starting'
+    this.logger = options.logger ?? consoleLogger
+    this.shutdown = { timeoutMs, signals: options.shutdown?.signals ?? true }
+    try {
+      await openAdapters(adapters)
+      const ns = `${project}/${environment}`
+      this.engine = {
+        adapters,
+        ns,
+        workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        timers: options.timers ?? realTimers,
+        events: this.events,
+        logger: this.logger,
+        pollIntervalMs,
+        staleWrites: 0,
+      }
+      this.config = { runtime: this, adapters, ns, project, environment }
+      this.unsubscribeCancel = await adapters.broker.onCancel(ns, (jobId) => this.abortCancelled(jobId))
+      for (const hook of this.startHooks) await hook(this.config)
+    } catch (error) {
+      this.state = 'idle'
+      this.engine = null
+      this.config = null
+      await closeAdapters(adapters).catch(() => {})
+      throw error
+    }
+    this.state = 'running'
+    for (const def of this.consumerDefs.values()) this.startConsumer(def)
+    if (this.shutdown.signals) this.installSignals()
+  }
+
+  /** The live configuration, for `OqronManager.from()` and modules. */
+  getConfig(): OqronConfig {
+    if (!this.config || this.state === 'idle') throw new NotInitializedError('OqronKit.getConfig()')
+    return this.config
+  }
+
+  get workerId(): string | null {
+    return this.engine?.workerId ?? null
+  }
+
+  /**
+   * Graceful shutdown (invariant 7): stop claiming in every module, wait for active jobs up to
+   * `shutdown.timeoutMs`, release the leases of unfinished ones so another node takes them at once,
+   * run module stop hooks (locks, leaders), stop listening, close adapters no other runtime uses.
+   */
+  stop(): Promise<void> {
+    if (this.state === 'idle') return this.stopping ?? Promise.resolve()
+    if (!this.stopping) this.stopping = this.doStop().finally(() => (this.stopping = null))
+    return this.stopping
+  }
+
+  private async doStop(): Promise<void> {
+    this.state = 'stopping'
+    const engine = this.engine!
+    const consumers = [...this.consumers.values()]
+    await Promise.all(consumers.map((c) => c.stopClaiming()))
+    const runs = consumers.flatMap((c) => [...c.runs.values()])
+    if (runs.length > 0) {
+      let timer: unknown = null
+      const timedOut = new Promise<void>((resolve) => {
+        timer = engine.timers.setTimeout(resolve, this.shutdown.timeoutMs)
+      })
+      await Promise.race([Promise.allSettled(runs.map((r) => r.done)), timedOut])
+      engine.timers.clearTimeout(timer)
+      await Promise.all(consumers.map((c) => c.releaseAll()))
+    }
+    await Promise.all(consumers.map((c) => c.sweep()))
+    for (const hook of this.stopHooks) {
+      try {
+        await hook()
+      } catch (error) {
+        this.logger.error('a module stop hook failed', error)
+      }
+    }
+    try {
+      await this.unsubscribeCancel?.()
+    } catch (error) {
+      this.logger.error('unsubscribing from cancellations failed', error)
+    }
+    this.removeSignals()
+    this.consumers.clear()
+    this.consumerDefs.clear()
+    this.registrations.clear()
+    this.stopHooks.clear()
+    this.startHooks.clear()
+    this.unsubscribeCancel = null
+    const adapters = engine.adapters
+    this.engine = null
+    this.config = null
+    this.state = 'idle'
+    await closeAdapters(adapters)
+  }
+
+  /**
+   * Claim a definition name for a module. Throws `DuplicateDefinitionError` if `name` is taken. `queue` is
+   * the engine queue behind it (the name itself for `queue()`, a prefixed one for other modules).
+   */
+  register(kind: string, name: string, queue: string): void {
+    assertName(kind, name)
+    const key = `${kind}:${name}`
+    if (this.registrations.has(key)) throw new DuplicateDefinitionError(kind, name)
+    this.registrations.set(key, { kind, name, queue })
+  }
+
+  /** Release a definition name (a module that is torn down before `stop()`). */
+  unregister(kind: string, name: string): void {
+    this.registrations.delete(`${kind}:${name}`)
+  }
+
+  /** Run `definition.handler` for jobs of `definition.queue` in this runtime (now, or from `init()`). */
+  addConsumer(definition: ConsumerDefinition): void {
+    if (this.consumerDefs.has(definition.queue)) {
+      throw new DuplicateDefinitionError('consumer of queue', definition.queue)
+    }
+    this.consumerDefs.set(definition.queue, definition)
+    if (this.state === 'running') this.startConsumer(definition)
+  }
+
+  /** The engine queue behind a module instance name, if one is registered here. */
+  resolveQueue(name: string): string | null {
+    for (const r of this.registrations.values()) if (r.name === name) return r.queue
+    return null
+  }
+
+  /** Run `hook` at every `init()` (now, if already running). Modules use it to start leaders and timers. */
+  onStart(hook: (config: OqronConfig) => Promise<void> | void): void {
+    this.startHooks.add(hook)
+    if (this.state === 'running' && this.config) void Promise.resolve(hook(this.config)).catch((error) => {
+      this.events.emit('error', { error, where: 'module start hook' })
+    })
+  }
+
+  /** Run `hook` during `stop()`, after jobs drained: release locks, stop timers. */
+  onStop(hook: () => Promise<void> | void): void {
+    this.stopHooks.add(hook)
+  }
+
+  /** Validate and store one job. Bad input throws before anything is written. */
+  async enqueue(queue: string, data: unknown, options: EnqueueOptions, defaults: EnqueueDefaults): Promise<AddedJob> {
+    const [added] = await this.enqueueBulk(queue, [{ data, options }], defaults)
+    return added!
+  }
+
+  async enqueueBulk(
+    queue: string,
+    items: { data: unknown; options?: EnqueueOptions }[],
+    defaults: EnqueueDefaults,
+  ): Promise<AddedJob[]> {
+    if (!Array.isArray(items)) throw new OqronConfigError('addBulk() takes an array of { data, options }.')
+    const jobs = items.map((item, i) => toNewJob(queue, item.data, item.options ?? {}, defaults, items.length > 1 ? i : null))
+    if (this.state !== 'running' || !this.engine) throw new NotInitializedError(`add() to "${queue}"`)
+    const { broker } = this.engine.adapters
+    const results =
+      jobs.length === 1 ? [await broker.add(this.engine.ns, jobs[0]!)] : await broker.addBulk(this.engine.ns, jobs)
+    return results.map((result, i) => {
+      if (result.outcome === 'rejected') throw new ModuleDisabledError(queue)
+      if (result.outcome === 'created' || result.outcome === 'held') this.events.emit('added', { job: result.job! })
+      return { id: jobs[i]!.id, outcome: result.outcome, job: result.job }
+    })
+  }
+
+  /** Internal: the started engine, for modules and the manager. */
+  engineContext(): EngineContext {
+    if (!this.engine) throw new NotInitializedError('this operation')
+    return this.engine
+  }
+
+  private startConsumer(def: ConsumerDefinition): void {
+    const consumer = new QueueConsumer(this.engine!, def)
+    this.consumers.set(def.queue, consumer)
+    consumer.start()
+  }
+
+  /** Abort a locally running job that was cancelled on any node. */
+  abortCancelled(jobId: string): boolean {
+    for (const consumer of this.consumers.values()) {
+      const run = consumer.runs.get(jobId)
+      if (run && !run.controller.signal.aborted) {
+        run.abort(new JobCancelledError(jobId))
+        this.events.emit('cancelled', { jobId, queue: run.job.queue })
+        return true
+      }
+    }
+    return false
+  }
+
+  private installSignals(): void {
+    const handler = (signal: NodeJS.Signals) => {
+      if (this.stopping) {
+        this.logger.warn(`second ${signal}: forcing exit`)
+        process.exit(signal === 'SIGINT' ? 130 : 143)
+      }
+      void this.stop().then(
+        () => {
+          // We took over the signal's default action, so end the process unless someone else listens.
+          if (process.listenerCount('SIGTERM') === 0 && process.listenerCount('SIGINT') === 0) process.exit(0)
+        },
+        (error) => {
+          this.logger.error('graceful stop failed', error)
+          process.exit(1)
+        },
+      )
+    }
+    this.signalHandler = handler
+    process.on('SIGINT', handler)
+    process.on('SIGTERM', handler)
+  }
+
+  private removeSignals(): void {
+    if (!this.signalHandler) return
+    // Removed only once the process is about to exit on its own or by our hand: a second signal during
+    // the drain must still reach the handler above to force the exit.
+    process.off('SIGINT', this.signalHandler)
+    process.off('SIGTERM', this.signalHandler)
+    this.signalHandler = null
+  }
+}
+
+function assertName(kind: string, name: unknown): void {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new OqronConfigError(`${kind} name must be 1-128 characters of letters, digits, _ . : -, got ${JSON.stringify(name)}.`, {
+      field: 'name',
+    })
+  }
+}
+
+function toNewJob(
+  queue: string,
+  data: unknown,
+  options: EnqueueOptions,
+  defaults: EnqueueDefaults,
+  index: number | null,
+): NewJob {
+  const at = index === null ? 'data' : `[${index}].data`
+  if (options === null || typeof options !== 'object') throw new OqronConfigError('add() options must be an object.')
+  const { jobId, delay = 0, priority = 0, lifo = false, attempts } = options
+  if (jobId !== undefined && (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > 255)) {
+    throw new OqronConfigError('jobId must be a non-empty string of at most 255 characters.', { field: 'jobId' })
+  }
+  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+    throw new OqronConfigError('delay must be a non-negative number of ms.', { field: 'delay' })
+  }
+  if (!Number.isInteger(priority)) throw new OqronConfigError('priority must be an integer.', { field: 'priority' })
+  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1)) {
+    throw new OqronConfigError('attempts must be a positive integer.', { field: 'attempts' })
+  }
+  assertSerializable(data, at)
+  return {
+    id: jobId ?? randomUUID(),
+    queue,
+    data: data === undefined ? null : data,
+    delayMs: Math.round(delay),
+    priority,
+    lifo: lifo === true,
+    maxAttempts: attempts ?? defaults.maxAttempts,
+    guaranteed: defaults.guaranteed,
+    disabledBehavior: defaults.disabledBehavior,
+  }
+}
+
+async function openAdapters(adapters: OqronAdapters): Promise<void> {
+  const entry = adapterUsers.get(adapters)
+  if (entry) {
+    entry.users++
+    await entry.opened
+    return
+  }
+  const opened = adapters.open ? adapters.open() : Promise.resolve()
+  adapterUsers.set(adapters, { users: 1, opened })
+  try {
+    await opened
+  } catch (error) {
+    adapterUsers.delete(adapters)
+    throw error
+  }
+}
+
+async function closeAdapters(adapters: OqronAdapters): Promise<void> {
+  const entry = adapterUsers.get(adapters)
+  if (!entry) return
+  entry.users--
+  if (entry.users > 0) return
+  adapterUsers.delete(adapters)
+  await adapters.close()
+}
+
+/** The default runtime the seed's code uses. */
+export const OqronKit = new OqronRuntime()

@@ -1,0 +1,135 @@
+import {
+  type JobRecord,
+  type JobStatus,
+  JOB_STATUSES,
+  pushTimeline,
+  type TimelineEntry,
+} from '@oqronkit/core'
+import { Deque, MinHeap } from './deque.js'
+
+/**
+ * A job as the memory backend holds it. Data and result stay as JSON text, so what a caller reads back
+ * is a fresh copy with the same semantics as a durable adapter (no shared mutable objects).
+ */
+export interface StoredJob extends Omit<JobRecord, 'data' | 'result'> {
+  dataJson: string
+  resultJson: string | null
+  /** Position in the namespace's insertion order (for newest-first listing). */
+  seq: number
+}
+
+export function toRecord(job: StoredJob): JobRecord {
+  return {
+    id: job.id,
+    queue: job.queue,
+    status: job.status,
+    data: JSON.parse(job.dataJson),
+    result: job.resultJson === null ? null : JSON.parse(job.resultJson),
+    error: job.error ? { ...job.error } : null,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    stalledCount: job.stalledCount,
+    progress: job.progress,
+    progressLabel: job.progressLabel,
+    priority: job.priority,
+    lifo: job.lifo,
+    guaranteed: job.guaranteed,
+    workerId: job.workerId,
+    token: job.token,
+    lockExpiresAt: job.lockExpiresAt,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt,
+    runAt: job.runAt,
+    timeline: job.timeline.map((e) => ({ ...e })),
+  }
+}
+
+/** Per-queue delivery state. Ready lists may hold stale ids (lazy deletion); readers check the status. */
+export class QueueState {
+  /** priority -> ids in delivery order. */
+  readonly ready = new Map<number, Deque<string>>()
+  /** Priorities present in `ready`, highest first. */
+  priorities: number[] = []
+  readonly delayed = new MinHeap<string>()
+  readonly active = new Set<string>()
+  readonly held = new Set<string>()
+  readonly finished = {
+    completed: new Deque<string>(),
+    failed: new Deque<string>(),
+    cancelled: new Deque<string>(),
+  }
+  readonly counts: Record<JobStatus, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<
+    JobStatus,
+    number
+  >
+  paused = false
+  disabled = false
+  readonly waiters = new Set<() => void>()
+
+  pushReady(id: string, priority: number, front: boolean): void {
+    let list = this.ready.get(priority)
+    if (!list) {
+      list = new Deque<string>()
+      this.ready.set(priority, list)
+      this.priorities.push(priority)
+      this.priorities.sort((a, b) => b - a)
+    }
+    if (front) list.unshift(id)
+    else list.push(id)
+  }
+
+  /** Whether a claim could find something now (false positives allowed). */
+  hasReady(now: number): boolean {
+    if (this.paused || this.disabled) return false
+    if (this.counts.waiting > 0 || this.counts.stalled > 0) return true
+    const due = this.delayed.peekKey()
+    return due !== undefined && due <= now
+  }
+
+  wake(): void {
+    if (this.waiters.size === 0) return
+    const waiters = [...this.waiters]
+    this.waiters.clear()
+    for (const w of waiters) w()
+  }
+}
+
+/** One namespace: its jobs, queues, locks and shared state. */
+export class Namespace {
+  readonly jobs = new Map<string, StoredJob>()
+  /** Ids in insertion order; removed ids leave holes that listing skips. */
+  order: string[] = []
+  readonly queues = new Map<string, QueueState>()
+  readonly state = new Map<string, string>()
+  readonly locks = new Map<string, { token: string; owner: string; expiresAt: number }>()
+  readonly cancelListeners = new Set<(jobId: string) => void>()
+
+  queue(name: string): QueueState {
+    let q = this.queues.get(name)
+    if (!q) {
+      q = new QueueState()
+      this.queues.set(name, q)
+    }
+    return q
+  }
+
+  compact(): void {
+    if (this.order.length > 64 && this.order.length > this.jobs.size * 2) {
+      this.order = this.order.filter((id) => this.jobs.has(id))
+      let seq = 0
+      for (const id of this.order) this.jobs.get(id)!.seq = seq++
+    }
+  }
+}
+
+/** Moves a job to `status`, keeping the per-queue counters right. */
+export function setStatus(q: QueueState, job: StoredJob, status: JobStatus): void {
+  q.counts[job.status]--
+  q.counts[status]++
+  job.status = status
+}
+
+export function addEntry(job: StoredJob, entry: TimelineEntry): void {
+  pushTimeline(job.timeline, entry)
+}

@@ -1,0 +1,106 @@
+import {
+  JOB_STATUSES,
+  type JobPage,
+  type JobRecord,
+  type JobStatus,
+  type ListQuery,
+  OqronConfigError,
+  type PruneRequest,
+  type StorageAdapter,
+} from '@oqronkit/core'
+import { toRecord } from './state.js'
+import type { MemoryStore } from './store.js'
+
+export class MemoryStorage implements StorageAdapter {
+  constructor(private readonly store: MemoryStore) {}
+
+  async getJob(ns: string, id: string): Promise<JobRecord | null> {
+    const job = this.store.ns(ns).jobs.get(id)
+    return job ? toRecord(job) : null
+  }
+
+  async listJobs(ns: string, query: ListQuery): Promise<JobPage> {
+    const space = this.store.ns(ns)
+    const limit = Math.min(Math.max(1, Math.floor(query.limit)), 1000)
+    let from = space.order.length - 1
+    if (query.cursor) {
+      const at = Number.parseInt(query.cursor, 10)
+      if (!Number.isFinite(at)) throw new OqronConfigError(`Invalid cursor "${query.cursor}".`, { field: 'cursor' })
+      from = at - 1
+    }
+    const jobs: JobRecord[] = []
+    let i = from
+    for (; i >= 0 && jobs.length < limit; i--) {
+      const job = space.jobs.get(space.order[i]!)
+      if (!job || job.seq !== i) continue
+      if (query.queue !== undefined && job.queue !== query.queue) continue
+      if (query.status !== undefined && job.status !== query.status) continue
+      jobs.push(toRecord(job))
+    }
+    return { jobs, cursor: i >= 0 && jobs.length === limit ? String(i + 1) : null }
+  }
+
+  async countJobs(ns: string, queue: string): Promise<Record<JobStatus, number>> {
+    const q = this.store.ns(ns).queues.get(queue)
+    return Object.fromEntries(JOB_STATUSES.map((s) => [s, q?.counts[s] ?? 0])) as Record<JobStatus, number>
+  }
+
+  async removeJob(ns: string, id: string): Promise<boolean> {
+    const space = this.store.ns(ns)
+    const job = space.jobs.get(id)
+    if (!job || job.status === 'active') return false
+    const q = space.queue(job.queue)
+    q.counts[job.status]--
+    q.held.delete(id)
+    space.jobs.delete(id)
+    space.compact()
+    return true
+  }
+
+  async prune(ns: string, queue: string, request: PruneRequest): Promise<number> {
+    const space = this.store.ns(ns)
+    const q = space.queues.get(queue)
+    if (!q) return 0
+    const list = q.finished[request.status]
+    const cutoff = request.maxAgeMs === null ? null : this.store.now() - request.maxAgeMs
+    let removed = 0
+    while (removed < request.limit && list.length > 0) {
+      const id = list.peek()!
+      const job = space.jobs.get(id)
+      if (!job || job.status !== request.status) {
+        list.shift() // stale entry: removed or retried since it finished
+        continue
+      }
+      const overCount = request.keep !== null && q.counts[request.status] > request.keep
+      const overAge = cutoff !== null && job.finishedAt !== null && job.finishedAt <= cutoff
+      if (!overCount && !overAge) break
+      list.shift()
+      q.counts[job.status]--
+      space.jobs.delete(id)
+      removed++
+    }
+    if (removed > 0) space.compact()
+    return removed
+  }
+
+  async getState<T = unknown>(ns: string, key: string): Promise<T | null> {
+    const raw = this.store.ns(ns).state.get(key)
+    return raw === undefined ? null : (JSON.parse(raw) as T)
+  }
+
+  async setState(ns: string, key: string, value: unknown): Promise<void> {
+    const state = this.store.ns(ns).state
+    if (value === null || value === undefined) state.delete(key)
+    else state.set(key, JSON.stringify(value))
+  }
+
+  async compareAndSetState(ns: string, key: string, expected: unknown, next: unknown): Promise<boolean> {
+    const state = this.store.ns(ns).state
+    const current = state.get(key) ?? null
+    const wanted = expected === null || expected === undefined ? null : JSON.stringify(expected)
+    if (current !== wanted) return false
+    if (next === null || next === undefined) state.delete(key)
+    else state.set(key, JSON.stringify(next))
+    return true
+  }
+}

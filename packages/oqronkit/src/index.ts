@@ -1,0 +1,9 @@
+import { OqronRuntime } from '@oqronkit/core'
+import { memoryAdapter } from '@oqronkit/memory'
+
+// `init()` without adapters runs on the in-process memory adapter: the demo and tests need no server.
+OqronRuntime.setDefaultAdapters(() => memoryAdapter())
+
+export * from '@oqronkit/core'
+export { memoryAdapter, type MemoryAdapterOptions } from '@oqronkit/memory'
+export * from '@oqronkit/queue'
