@@ -1,0 +1,41 @@
+import { realTimers, type TimerHost } from '@oqronkit/core'
+
+/** Timers that can be frozen: while frozen no callback runs, as if the process were SIGSTOPped. */
+export function freezableTimers(): TimerHost & { freeze(): void; thaw(): void } {
+  let frozen = false
+  return {
+    setTimeout: (fn, ms) => realTimers.setTimeout(() => !frozen && fn(), ms),
+    clearTimeout: (h) => realTimers.clearTimeout(h),
+    setInterval: (fn, ms) => realTimers.setInterval(() => !frozen && fn(), ms),
+    clearInterval: (h) => realTimers.clearInterval(h),
+    freeze: () => {
+      frozen = true
+    },
+    thaw: () => {
+      frozen = false
+    },
+  }
+}
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+export function deferred<T = void>() {
+  let resolve!: (value: T) => void
+  let reject!: (error: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+export const quiet = { debug() {}, info() {}, warn() {}, error() {} }
