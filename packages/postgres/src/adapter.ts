@@ -1,0 +1,438 @@
+import {
+  AdapterError,
+  type AddResult,
+  type BrokerAdapter,
+  type ClaimRequest,
+  type FailRequest,
+  JOB_STATUSES,
+  type JobPage,
+  type JobRecord,
+  type JobStatus,
+  type ListQuery,
+  type LockAdapter,
+  type NewJob,
+  type OqronAdapters,
+  OqronConfigError,
+  type PruneRequest,
+  type RenewOutcome,
+  type StallOutcome,
+  type StallScanRequest,
+  type StorageAdapter,
+  TIMELINE_LIMIT,
+  type TimelineEntry,
+} from '@oqronkit/core'
+import postgres from 'postgres'
+import { assertSchemaVersion, checkSchemaName, quoteIdent, requireUrl, runMigrations } from './migrate.js'
+import { Notifier } from './notifier.js'
+import {
+  type PostgresAdapterOptions,
+  type PostgresConnection,
+  postgresAdapterDefaults,
+  type Sql,
+  type TransactionSql,
+} from './options.js'
+import { JOB_COLUMNS, JOB_WIDTH, ORD, type Row, toJob } from './row.js'
+import * as J from './sql/jobs.js'
+import * as S from './sql/storage.js'
+
+/** Options of one `add`/`addBulk` call that only this adapter understands. */
+export interface PostgresAddOptions {
+  /**
+   * Insert inside the caller's own postgres.js transaction (`sql.begin(tx => ...)`): the job exists if
+   * and only if that transaction commits, and consumers are notified at commit.
+   */
+  tx?: TransactionSql
+}
+
+/** The Broker of this adapter: the contract, plus `{ tx }` on add and addBulk. */
+export interface PostgresBroker extends BrokerAdapter {
+  add(ns: string, job: NewJob, options?: PostgresAddOptions): Promise<AddResult>
+  addBulk(ns: string, jobs: NewJob[], options?: PostgresAddOptions): Promise<AddResult[]>
+}
+
+/** What `postgresAdapter()` returns. */
+export interface PostgresAdapters extends OqronAdapters {
+  readonly name: 'postgres'
+  readonly broker: PostgresBroker
+  /** The schema every object lives in. */
+  readonly schema: string
+  /** The postgres.js client the adapter runs on (yours, or the one it created from `url`). */
+  readonly sql: Sql
+  open(): Promise<void>
+  /** Test and diagnostics hook: the backend pid of the LISTEN connection. */
+  listenerPid(): Promise<number>
+}
+
+type Db = Sql | TransactionSql
+
+interface Statements {
+  [name: string]: string
+}
+
+function render(text: string, schema: string, channel: string): string {
+  return text
+    .replaceAll('{{job}}', JOB_COLUMNS)
+    .replaceAll('{{schema}}', quoteIdent(schema))
+    .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
+    .replaceAll('{{channel}}', `'${channel}'`)
+}
+
+function renderAll<T extends Statements>(set: T, schema: string, channel: string): T {
+  const out: Statements = {}
+  for (const [name, text] of Object.entries(set)) out[name] = render(text, schema, channel)
+  return out as T
+}
+
+const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
+const MAX_BIGINT = '9223372036854775807'
+
+/**
+ * `postgresAdapter({ url })` or `postgresAdapter({ sql })`: Storage, Broker and Lock on PostgreSQL.
+ * See README.md for the options and docs/postgres.md for the design.
+ */
+export function postgresAdapter(
+  connection: PostgresConnection,
+  options: PostgresAdapterOptions = {},
+): PostgresAdapters {
+  const schema = options.schema ?? postgresAdapterDefaults.schema
+  checkSchemaName(schema)
+  const prepare = options.prepare ?? postgresAdapterDefaults.prepare
+  const max = options.max ?? postgresAdapterDefaults.max
+  const relistenDelayMs = options.relistenDelayMs ?? postgresAdapterDefaults.relistenDelayMs
+  const shouldMigrate = options.migrate ?? postgresAdapterDefaults.migrate
+  if (!Number.isInteger(max) || max < 1) {
+    throw new OqronConfigError(`postgresAdapter: max must be a positive integer, got ${max}.`, {
+      field: 'max',
+    })
+  }
+  if (!connection || (connection.sql === undefined && connection.url === undefined)) requireUrl(undefined)
+
+  const owned = connection.sql === undefined
+  const sql: Sql = connection.sql ?? postgres(requireUrl(connection.url), { max, onnotice: () => {} })
+  const notifier = new Notifier(sql, schema, relistenDelayMs)
+  const jq = renderAll({ ...J }, schema, notifier.channelName)
+  const sq = renderAll({ ...S }, schema, notifier.channelName)
+  let closed = false
+
+  async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
+    try {
+      return (await db.unsafe(text, params as never, { prepare }).values()) as unknown as Row[]
+    } catch (err) {
+      throw new AdapterError(`PostgreSQL ${op} failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  async function getJob(ns: string, id: string, db: Db = sql): Promise<JobRecord | null> {
+    const [r] = await rows('getJob', sq.GET, [ns, id], db)
+    return r ? toJob(r) : null
+  }
+
+  async function addMany(ns: string, jobs: NewJob[], db: Db, depth = 0): Promise<AddResult[]> {
+    if (jobs.length === 0) return []
+    const payload = JSON.stringify(
+      jobs.map((j) => ({
+        id: j.id,
+        queue: j.queue,
+        data: j.data ?? null,
+        delayMs: Math.max(0, j.delayMs ?? 0),
+        priority: j.priority ?? 0,
+        lifo: j.lifo ?? false,
+        maxAttempts: j.maxAttempts ?? 1,
+        guaranteed: j.guaranteed ?? true,
+        behavior: j.disabledBehavior ?? 'hold',
+      })),
+    )
+    const inserted = new Map<string, JobRecord>()
+    for (const r of await rows('add', jq.ADD, [ns, payload], db)) inserted.set(r[0] as string, toJob(r))
+
+    const results: AddResult[] = new Array(jobs.length)
+    const missing: number[] = []
+    jobs.forEach((job, i) => {
+      const rec = inserted.get(job.id)
+      if (rec) {
+        inserted.delete(job.id) // a second occurrence of the id in this batch is a duplicate of the first
+        results[i] = { outcome: rec.status === 'paused' ? 'held' : 'created', job: rec }
+      } else missing.push(i)
+    })
+    if (missing.length === 0) return results
+
+    // Not inserted: a duplicate (the conflicting row is committed by now, so this new snapshot sees
+    // it), or skipped/rejected by a disabled queue.
+    const ids = JSON.stringify([...new Set(missing.map((i) => jobs[i]!.id))])
+    const existing = new Map<string, JobRecord>()
+    for (const r of await rows('add', sq.LOOKUP, [ns, ids], db)) existing.set(r[0] as string, toJob(r))
+    const retry: number[] = []
+    for (const i of missing) {
+      const job = jobs[i]!
+      const rec = existing.get(job.id)
+      if (rec) results[i] = { outcome: 'duplicate', job: rec }
+      else if (job.disabledBehavior === 'skip') results[i] = { outcome: 'skipped', job: null }
+      else if (job.disabledBehavior === 'reject') results[i] = { outcome: 'rejected', job: null }
+      else retry.push(i) // held job removed between the two statements: add it again
+    }
+    if (retry.length > 0 && depth < 3) {
+      const again = await addMany(
+        ns,
+        retry.map((i) => jobs[i]!),
+        db,
+        depth + 1,
+      )
+      retry.forEach((i, k) => {
+        results[i] = again[k]!
+      })
+    }
+    return results
+  }
+
+  const broker: PostgresBroker = {
+    async add(ns, job, opts) {
+      const [result] = await addMany(ns, [job], opts?.tx ?? sql)
+      return result!
+    },
+
+    addBulk(ns, jobs, opts) {
+      return addMany(ns, jobs, opts?.tx ?? sql)
+    },
+
+    async claim(ns, queue, request: ClaimRequest) {
+      if (request.limit < 1) return []
+      notifier.markClaim(`${ns}\u0000${queue}`)
+      const got = await rows('claim', jq.CLAIM, [ns, queue, request.limit, request.workerId, request.leaseMs])
+      if (got.length > 1) {
+        got.sort((a, b) => (b[11] as number) - (a[11] as number) || (a[ORD] as number) - (b[ORD] as number))
+      }
+      return got.map(toJob)
+    },
+
+    async renew(ns, id, token, leaseMs) {
+      const [r] = await rows('renew', jq.RENEW, [ns, id, token, leaseMs])
+      return r![0] as RenewOutcome
+    },
+
+    async progress(ns, id, token, progress, label) {
+      const detail = label ? `${progress}% ${label}` : `${progress}%`
+      return (await rows('progress', jq.PROGRESS, [ns, id, token, progress, label, detail])).length > 0
+    },
+
+    async log(ns, id, token, entry: TimelineEntry) {
+      const params = [ns, id, token, entry.event, entry.detail ?? null, entry.workerId ?? null]
+      return (await rows('log', jq.LOG, params)).length > 0
+    },
+
+    async complete(ns, id, token, result) {
+      const json = JSON.stringify(result ?? null)
+      return (await rows('complete', jq.COMPLETE, [ns, id, token, json])).length > 0
+    },
+
+    async fail(ns, id, token, request: FailRequest) {
+      const error = JSON.stringify({
+        name: request.error.name,
+        message: request.error.message,
+        ...(request.error.stack === undefined ? {} : { stack: request.error.stack }),
+      })
+      const delay = request.retryDelayMs === null ? null : Math.max(0, request.retryDelayMs)
+      return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
+    },
+
+    async release(ns, id, token) {
+      return (await rows('release', jq.RELEASE, [ns, id, token])).length > 0
+    },
+
+    async recoverStalled(ns, queue, request: StallScanRequest) {
+      if (request.limit < 1) return []
+      const got = await rows('recoverStalled', jq.RECOVER_STALLED, [
+        ns,
+        queue,
+        request.maxStalledCount,
+        request.limit,
+      ])
+      return got.map(
+        (r): StallOutcome => ({ job: toJob(r), action: r[2] === 'waiting' ? 'requeued' : 'failed' }),
+      )
+    },
+
+    async cancel(ns, id) {
+      const [r] = await rows('cancel', jq.CANCEL, [ns, id])
+      if (r) return { job: toJob(r), cancelled: true }
+      const job = await getJob(ns, id)
+      return job ? { job, cancelled: false } : null
+    },
+
+    async retry(ns, id) {
+      const [r] = await rows('retry', jq.RETRY, [ns, id])
+      return r ? toJob(r) : getJob(ns, id)
+    },
+
+    async pause(ns, queue) {
+      await rows('pause', sq.SET_PAUSED, [ns, queue, true])
+    },
+
+    async resume(ns, queue) {
+      await rows('resume', sq.SET_PAUSED, [ns, queue, false])
+    },
+
+    async isPaused(ns, queue) {
+      const [r] = await rows('isPaused', sq.GET_FLAGS, [ns, queue])
+      return r ? (r[0] as boolean) : false
+    },
+
+    async setDisabled(ns, queue, disabled) {
+      try {
+        await sql.begin(async (tx) => {
+          await tx.unsafe(sq.SET_DISABLED, [ns, queue, disabled] as never, { prepare })
+          if (!disabled) await tx.unsafe(sq.RESUME_HELD, [ns, queue] as never, { prepare })
+        })
+      } catch (err) {
+        throw new AdapterError(`PostgreSQL setDisabled failed: ${(err as Error).message}`, { cause: err })
+      }
+    },
+
+    async isDisabled(ns, queue) {
+      const [r] = await rows('isDisabled', sq.GET_FLAGS, [ns, queue])
+      return r ? (r[1] as boolean) : false
+    },
+
+    waitForWork(ns, queue, timeoutMs, signal) {
+      return notifier.wait(`${ns}\u0000${queue}`, timeoutMs, signal, async () => {
+        const [r] = await rows('waitForWork', sq.NEXT_DUE, [ns, queue])
+        return r ? (r[0] as number) : null
+      })
+    },
+
+    async onCancel(ns, listener) {
+      try {
+        return await notifier.onCancel(ns, listener)
+      } catch (err) {
+        throw new AdapterError(`PostgreSQL LISTEN failed: ${(err as Error).message}`, { cause: err })
+      }
+    },
+  }
+
+  const storage: StorageAdapter = {
+    getJob: (ns, id) => getJob(ns, id),
+
+    async listJobs(ns, query: ListQuery): Promise<JobPage> {
+      const limit = query.limit
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        throw new OqronConfigError(`listJobs: limit must be an integer in 1..1000, got ${limit}.`, {
+          field: 'limit',
+        })
+      }
+      const cursor = query.cursor ?? MAX_BIGINT
+      if (!/^\d{1,19}$/.test(cursor)) {
+        throw new OqronConfigError('listJobs: cursor is not one this adapter returned.', { field: 'cursor' })
+      }
+      const statuses = query.status ? JSON.stringify([query.status]) : ALL_STATUSES
+      const got =
+        query.queue === undefined
+          ? await rows('listJobs', sq.LIST_ALL, [ns, statuses, cursor, limit])
+          : await rows('listJobs', sq.LIST_QUEUE, [ns, query.queue, statuses, cursor, limit])
+      const last = got[got.length - 1]
+      return {
+        jobs: got.map(toJob),
+        cursor: got.length === limit && last ? (last[JOB_WIDTH] as string) : null,
+      }
+    },
+
+    async countJobs(ns, queue) {
+      const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>
+      for (const r of await rows('countJobs', sq.COUNT, [ns, queue]))
+        counts[r[0] as JobStatus] = r[1] as number
+      return counts
+    },
+
+    async removeJob(ns, id) {
+      return (await rows('removeJob', sq.REMOVE, [ns, id])).length > 0
+    },
+
+    async prune(ns, queue, request: PruneRequest) {
+      if (request.limit < 1 || (request.keep === null && request.maxAgeMs === null)) return 0
+      const got = await rows('prune', sq.PRUNE, [
+        ns,
+        queue,
+        request.status,
+        request.keep === null ? null : Math.max(0, Math.floor(request.keep)),
+        request.maxAgeMs === null ? null : Math.max(0, request.maxAgeMs),
+        request.limit,
+      ])
+      return got.length
+    },
+
+    async getState<T = unknown>(ns: string, key: string): Promise<T | null> {
+      const [r] = await rows('getState', sq.STATE_GET, [ns, key])
+      return r ? ((r[0] ?? null) as T | null) : null
+    },
+
+    async setState(ns, key, value) {
+      if (value === null || value === undefined) await rows('setState', sq.STATE_DELETE, [ns, key])
+      else await rows('setState', sq.STATE_SET, [ns, key, JSON.stringify(value)])
+    },
+
+    async compareAndSetState(ns, key, expected, next) {
+      const absent = (v: unknown) => v === null || v === undefined
+      if (absent(expected) && absent(next)) return (await storage.getState(ns, key)) === null
+      if (absent(expected)) {
+        return (
+          (await rows('compareAndSetState', sq.STATE_CAS_INSERT, [ns, key, JSON.stringify(next)])).length > 0
+        )
+      }
+      if (absent(next)) {
+        return (
+          (await rows('compareAndSetState', sq.STATE_CAS_DELETE, [ns, key, JSON.stringify(expected)]))
+            .length > 0
+        )
+      }
+      const params = [ns, key, JSON.stringify(expected), JSON.stringify(next)]
+      return (await rows('compareAndSetState', sq.STATE_CAS_UPDATE, params)).length > 0
+    },
+  }
+
+  const lock: LockAdapter = {
+    async acquire(ns, key, owner, ttlMs) {
+      const [r] = await rows('lock.acquire', sq.LOCK_ACQUIRE, [ns, key, owner, ttlMs])
+      return r ? (r[0] as string) : null
+    },
+    async renew(ns, key, token, ttlMs) {
+      return (await rows('lock.renew', sq.LOCK_RENEW, [ns, key, token, ttlMs])).length > 0
+    },
+    async release(ns, key, token) {
+      return (await rows('lock.release', sq.LOCK_RELEASE, [ns, key, token])).length > 0
+    },
+    async isOwner(ns, key, token) {
+      return (await rows('lock.isOwner', sq.LOCK_IS_OWNER, [ns, key, token])).length > 0
+    },
+  }
+
+  return {
+    name: 'postgres',
+    schema,
+    sql,
+    storage,
+    broker,
+    lock,
+    async open() {
+      if (shouldMigrate) await runMigrations(sql, schema)
+      else await assertSchemaVersion(sql, schema)
+    },
+    listenerPid: () => notifier.listenerPid(),
+    async close() {
+      if (closed) return
+      closed = true
+      await notifier.close()
+      if (owned) await sql.end({ timeout: 5 })
+    },
+  }
+}
+
+/**
+ * Add a job inside your own postgres.js transaction: it exists if and only if `tx` commits.
+ * The same as `adapters.broker.add(ns, job, { tx })`.
+ */
+export function enqueueInTransaction(
+  tx: TransactionSql,
+  adapters: PostgresAdapters,
+  ns: string,
+  job: NewJob,
+): Promise<AddResult> {
+  return adapters.broker.add(ns, job, { tx })
+}

@@ -1,0 +1,122 @@
+import { AdapterError, OqronConfigError } from '@oqronkit/core'
+import postgres from 'postgres'
+import { SchemaVersionError } from './errors.js'
+import m000001 from './migrations/000001.sql'
+import { isValidSchemaName, type PostgresConnection, postgresAdapterDefaults, type Sql } from './options.js'
+
+/** Numbered, append-only migrations, inlined at build. A new one is appended here and never edited. */
+export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [
+  { id: 1, name: '000001.sql', sql: m000001 },
+]
+
+/** The newest migration this client ships. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+export function checkSchemaName(schema: string): void {
+  if (!isValidSchemaName(schema)) {
+    throw new OqronConfigError(
+      `Invalid PostgreSQL schema name "${schema}": use lowercase letters, digits and _ (at most 48 characters, not starting with a digit).`,
+      { field: 'schema' },
+    )
+  }
+}
+
+/**
+ * Bring `schema` up to SCHEMA_VERSION in one transaction. A transaction-scoped advisory lock keyed by
+ * the schema name serialises concurrent callers: the second one waits, then finds the ledger complete
+ * and does nothing. A ledger newer than this client throws SchemaVersionError and changes nothing.
+ * Returns the ids of the migrations this call applied.
+ */
+export async function runMigrations(sql: Sql, schema: string): Promise<number[]> {
+  checkSchemaName(schema)
+  const q = quoteIdent(schema)
+  try {
+    return await sql.begin(async (tx) => {
+      await tx.unsafe('select pg_advisory_xact_lock(hashtextextended($1::text, 0))', [
+        `oqronkit.migrate:${schema}`,
+      ])
+      await tx.unsafe(`create schema if not exists ${q}`)
+      await tx.unsafe(
+        `create table if not exists ${q}.migrations (
+           id integer primary key,
+           name text not null,
+           applied_at timestamptz not null default now()
+         )`,
+      )
+      const [row] = await tx.unsafe(`select coalesce(max(id), 0)::int from ${q}.migrations`).values()
+      const current = row![0] as number
+      if (current > SCHEMA_VERSION) throw new SchemaVersionError(schema, current, SCHEMA_VERSION)
+      const applied: number[] = []
+      for (const m of MIGRATIONS) {
+        if (m.id <= current) continue
+        await tx.unsafe(m.sql.replaceAll('{{schema}}', q))
+        await tx.unsafe(`insert into ${q}.migrations (id, name) values ($1::int, $2::text)`, [m.id, m.name])
+        applied.push(m.id)
+      }
+      return applied
+    })
+  } catch (err) {
+    if (err instanceof SchemaVersionError) throw err
+    throw new AdapterError(`Migrating PostgreSQL schema "${schema}" failed: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+/** The newest migration recorded in `schema` (0 if it was never migrated). Reads only. */
+export async function schemaVersion(sql: Sql, schema: string): Promise<number> {
+  const q = quoteIdent(schema)
+  try {
+    const [exists] = await sql
+      .unsafe('select to_regclass($1::text) is not null', [`${q}.migrations`])
+      .values()
+    if (!exists![0]) return 0
+    const [row] = await sql.unsafe(`select coalesce(max(id), 0)::int from ${q}.migrations`).values()
+    return row![0] as number
+  } catch (err) {
+    throw new AdapterError(`Reading the schema version of "${schema}" failed: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+/** Throws SchemaVersionError unless `schema` is exactly at SCHEMA_VERSION. */
+export async function assertSchemaVersion(sql: Sql, schema: string): Promise<void> {
+  const version = await schemaVersion(sql, schema)
+  if (version !== SCHEMA_VERSION) throw new SchemaVersionError(schema, version, SCHEMA_VERSION)
+}
+
+export type MigrateOptions = PostgresConnection & {
+  /** @default 'oqronkit' */
+  schema?: string
+}
+
+/**
+ * Run pending migrations as a deploy step: `await migrate({ url: process.env.DATABASE_URL })`.
+ * Safe to run from several nodes at once. Ends the connection it created; never ends a given `sql`.
+ */
+export async function migrate(options: MigrateOptions): Promise<{ applied: number[]; version: number }> {
+  const schema = options.schema ?? postgresAdapterDefaults.schema
+  checkSchemaName(schema)
+  const sql: Sql = options.sql ?? postgres(requireUrl(options.url), { max: 1, onnotice: () => {} })
+  try {
+    const applied = await runMigrations(sql, schema)
+    return { applied, version: SCHEMA_VERSION }
+  } finally {
+    if (!options.sql) await sql.end({ timeout: 5 })
+  }
+}
+
+export function requireUrl(url: string | undefined): string {
+  if (typeof url !== 'string' || url.length === 0) {
+    throw new OqronConfigError(
+      'postgresAdapter needs { url } (a postgres:// connection string) or { sql } (a postgres.js client).',
+      { field: 'url' },
+    )
+  }
+  return url
+}

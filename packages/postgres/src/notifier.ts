@@ -1,0 +1,246 @@
+import postgres from 'postgres'
+import type { Sql } from './options.js'
+
+/** A NOTIFY payload: work may be available (`w`) or a job was cancelled (`c`). */
+type Message = { t: 'w'; n: string; q: string; d: number } | { t: 'c'; n: string; i: string }
+
+interface Waiter {
+  /** Local deadline (performance.now()) of the fallback timer, moved earlier by a delayed add. */
+  deadline: number
+  timer: NodeJS.Timeout
+  wake: () => void
+}
+
+const MAX_RELISTEN_DELAY_MS = 30_000
+
+/**
+ * The single LISTEN connection of one adapter, and everything that hangs off it: waitForWork waiters
+ * and onCancel listeners.
+ *
+ * It is a dedicated postgres.js client with `max: 1`, built from the options of the adapter's client,
+ * so a user's pool never loses a connection to LISTEN and `close()` can end it. postgres.js re-listens
+ * by itself after a drop, but gives up silently if the server is still down at that moment; this class
+ * owns the loop instead: on every close it re-LISTENs with a doubling delay until it succeeds, then
+ * wakes every waiter once, because notifications sent while it was down are lost.
+ *
+ * Lost-wake-up race: a claim that found nothing and the waitForWork that follows are two steps; an add
+ * that commits between them notifies before anyone waits. Each key counts its notifications, a claim
+ * records the count before it runs, and waitForWork returns at once if the count moved since.
+ */
+export class Notifier {
+  private readonly channel: string
+  private client: Sql | null = null
+  private started: Promise<void> | null = null
+  private closed = false
+  private relistenDelay: number
+  private relistenTimer: NodeJS.Timeout | null = null
+  /** Bumped on every successful (re)LISTEN: everything before it may have been missed. */
+  private epoch = 0
+  private readonly counts = new Map<string, number>()
+  private readonly marks = new Map<string, number>()
+  private readonly waiters = new Map<string, Set<Waiter>>()
+  private readonly cancelListeners = new Map<string, Set<(jobId: string) => void>>()
+
+  constructor(
+    private readonly base: Sql,
+    schema: string,
+    private readonly firstRelistenDelay: number,
+  ) {
+    this.channel = `${schema}_oqronkit`
+    this.relistenDelay = firstRelistenDelay
+  }
+
+  /** The NOTIFY channel, as statements write it. */
+  get channelName(): string {
+    return this.channel
+  }
+
+  /** LISTEN once; later calls share the first one. Rejects if the first LISTEN fails. */
+  start(): Promise<void> {
+    if (!this.started) {
+      this.started = this.listen().catch((err) => {
+        this.started = null
+        throw err
+      })
+    }
+    return this.started
+  }
+
+  private connect(): Sql {
+    if (this.client) return this.client
+    const options = (this.base as unknown as { options: Record<string, unknown> }).options
+    // Same host, credentials and TLS as the adapter's client; one connection that never idles out.
+    this.client = postgres({
+      ...(options as object),
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotice: () => {},
+      onnotify: (channel: string, payload: string) => {
+        if (channel === this.channel) this.dispatch(payload)
+      },
+      onclose: () => {
+        if (!this.closed) this.scheduleRelisten()
+      },
+    } as unknown as postgres.Options<Record<string, never>>) as unknown as Sql
+    return this.client
+  }
+
+  private async listen(): Promise<void> {
+    const client = this.connect()
+    await client.unsafe(`listen "${this.channel}"`)
+    this.relistenDelay = this.firstRelistenDelay
+    this.epoch++
+    this.wakeAll()
+  }
+
+  private scheduleRelisten(): void {
+    if (this.relistenTimer || this.closed) return
+    this.relistenTimer = setTimeout(() => {
+      this.relistenTimer = null
+      if (this.closed) return
+      this.listen().catch(() => {
+        this.relistenDelay = Math.min(this.relistenDelay * 2, MAX_RELISTEN_DELAY_MS)
+        this.scheduleRelisten()
+      })
+    }, this.relistenDelay)
+    this.relistenTimer.unref()
+  }
+
+  private dispatch(payload: string): void {
+    let msg: Message
+    try {
+      msg = JSON.parse(payload) as Message
+    } catch {
+      return
+    }
+    if (msg.t === 'w') {
+      const key = `${msg.n}\u0000${msg.q}`
+      this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+      const set = this.waiters.get(key)
+      if (!set) return
+      for (const w of set) {
+        if (msg.d <= 0) w.wake()
+        else {
+          // A job due later: wake at its due time if that is before the waiter's fallback.
+          const due = performance.now() + msg.d
+          if (due < w.deadline) {
+            clearTimeout(w.timer)
+            w.deadline = due
+            w.timer = setTimeout(w.wake, msg.d)
+            w.timer.unref()
+          }
+        }
+      }
+    } else if (msg.t === 'c') {
+      const set = this.cancelListeners.get(msg.n)
+      if (set) for (const listener of [...set]) listener(msg.i)
+    }
+  }
+
+  private wakeAll(): void {
+    for (const set of this.waiters.values()) for (const w of [...set]) w.wake()
+  }
+
+  private stamp(key: string): number {
+    return (this.counts.get(key) ?? 0) + this.epoch * 2 ** 32
+  }
+
+  /** Called before every claim of `key`. */
+  markClaim(key: string): void {
+    this.marks.set(key, this.stamp(key))
+  }
+
+  /** True if a notification for `key` (or a re-listen) came after the last claim of `key`. */
+  private missed(key: string): boolean {
+    const mark = this.marks.get(key)
+    return mark === undefined || mark !== this.stamp(key)
+  }
+
+  /**
+   * Wait until a notification for `key`, `timeoutMs`, or `signal`. `nextDue` is asked only if nothing
+   * was missed since the last claim; its answer shortens the wait to the next delayed job's due time.
+   */
+  async wait(
+    key: string,
+    timeoutMs: number,
+    signal: AbortSignal,
+    nextDue: () => Promise<number | null>,
+  ): Promise<void> {
+    if (signal.aborted || this.closed) return
+    try {
+      await this.start()
+    } catch {
+      // No LISTEN (server down): fall back to the slow poll; the claim that follows will report errors.
+    }
+    if (this.missed(key)) {
+      // Consumed: a second wait without a claim in between really waits.
+      this.marks.set(key, this.stamp(key))
+      return
+    }
+    const due = await nextDue()
+    if (signal.aborted || this.closed || this.missed(key)) return
+    // A due-but-unclaimable delayed job (locked by another claim in flight) is retried after a beat
+    // rather than at once, so this never turns into a busy loop.
+    const ms = Math.max(0, Math.min(timeoutMs, due === null ? Number.POSITIVE_INFINITY : Math.max(due, 25)))
+    await new Promise<void>((resolve) => {
+      let set = this.waiters.get(key)
+      if (!set) {
+        set = new Set()
+        this.waiters.set(key, set)
+      }
+      const waiter: Waiter = {
+        deadline: performance.now() + ms,
+        timer: setTimeout(() => waiter.wake(), ms),
+        wake: () => {
+          clearTimeout(waiter.timer)
+          signal.removeEventListener('abort', waiter.wake)
+          const s = this.waiters.get(key)
+          if (s) {
+            s.delete(waiter)
+            if (s.size === 0) this.waiters.delete(key)
+          }
+          resolve()
+        },
+      }
+      waiter.timer.unref()
+      set.add(waiter)
+      signal.addEventListener('abort', waiter.wake, { once: true })
+    })
+  }
+
+  async onCancel(ns: string, listener: (jobId: string) => void): Promise<() => Promise<void>> {
+    await this.start()
+    let set = this.cancelListeners.get(ns)
+    if (!set) {
+      set = new Set()
+      this.cancelListeners.set(ns, set)
+    }
+    set.add(listener)
+    return async () => {
+      const s = this.cancelListeners.get(ns)
+      if (!s) return
+      s.delete(listener)
+      if (s.size === 0) this.cancelListeners.delete(ns)
+    }
+  }
+
+  /** Test hook: the backend pid of the LISTEN connection, to terminate it. */
+  async listenerPid(): Promise<number> {
+    await this.start()
+    const [row] = await this.client!.unsafe('select pg_backend_pid()').values()
+    return row![0] as number
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.relistenTimer) clearTimeout(this.relistenTimer)
+    this.relistenTimer = null
+    this.wakeAll()
+    this.cancelListeners.clear()
+    const client = this.client
+    this.client = null
+    if (client) await client.end({ timeout: 1 })
+  }
+}

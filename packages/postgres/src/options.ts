@@ -1,0 +1,58 @@
+import type postgres from 'postgres'
+
+/** A postgres.js client or transaction. */
+export type Sql = postgres.Sql<Record<string, never>>
+export type TransactionSql = postgres.TransactionSql<Record<string, never>>
+
+/**
+ * Where the adapter connects: a URL (the adapter creates and later ends its own pool) or your own
+ * postgres.js client (the adapter never ends it).
+ */
+export type PostgresConnection = { url: string; sql?: undefined } | { sql: Sql; url?: undefined }
+
+export interface PostgresAdapterOptions {
+  /**
+   * The schema that holds every table, function and index of OqronKit. Lowercase letters, digits and
+   * `_`, at most 48 characters (the NOTIFY channel is derived from it).
+   * @default 'oqronkit'
+   */
+  schema?: string
+  /**
+   * Run pending migrations in `open()` (under an advisory lock, so nodes starting together migrate
+   * once). With `false`, `open()` only checks that the schema is at the version this client knows;
+   * run `migrate()` as a deploy step instead.
+   * @default true
+   */
+  migrate?: boolean
+  /**
+   * Pool size of the client created from `url` (ignored with `sql`). The LISTEN connection is extra.
+   * @default 10
+   */
+  max?: number
+  /**
+   * Use named prepared statements. Set `false` behind PgBouncer in transaction mode.
+   * @default true
+   */
+  prepare?: boolean
+  /**
+   * First delay before re-LISTENing after the notification connection dropped; doubles per failed
+   * attempt up to 30 s. Missed notifications are covered: every waiter wakes once after a re-listen.
+   * @default 500
+   */
+  relistenDelayMs?: number
+}
+
+export const postgresAdapterDefaults = {
+  schema: 'oqronkit',
+  migrate: true,
+  max: 10,
+  prepare: true,
+  relistenDelayMs: 500,
+} as const satisfies Required<PostgresAdapterOptions>
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/
+
+/** True if `schema` is a name this adapter accepts (see `PostgresAdapterOptions.schema`). */
+export function isValidSchemaName(schema: string): boolean {
+  return SCHEMA_NAME.test(schema)
+}

@@ -1,0 +1,292 @@
+/**
+ * Statements of a job's life (the Broker). Placeholders, filled once per adapter by `render()`:
+ * `{{schema}}` the quoted schema, `{{job}}` the JobRecord columns of alias `j` (see row.ts),
+ * `{{lim}}` TIMELINE_LIMIT, `{{channel}}` the NOTIFY channel as a literal.
+ *
+ * Every statement is a single round trip and atomic on its own. Every write that takes a token repeats
+ * the fence `j.token = $3 and j.status = 'active' and j.lock_expires_at > now()`: a stale token or a
+ * lease expired by the server's clock changes nothing.
+ */
+
+/**
+ * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs, priority, lifo,
+ * maxAttempts, guaranteed, behavior}. Returns the inserted rows only; the caller looks up the rest
+ * (duplicates, skipped/rejected) afterwards, in a new snapshot that sees the conflicting rows.
+ *
+ * The disabled flag is read `for share`, and only where it is set: `setDisabled(false)` updates that
+ * row before moving held jobs, so it waits for this insert to commit and then sees its `paused` job,
+ * while an add that finds the queue enabled takes no lock at all (no MultiXact on a hot row).
+ * `on conflict do nothing` waits for a concurrent insert of the same id, which makes add idempotent.
+ */
+export const ADD = `
+with input as (
+  select x.j, x.n
+  from jsonb_array_elements($2::text::jsonb) with ordinality as x(j, n)
+),
+held as (
+  select q.queue from {{schema}}.queues q
+  where q.ns = $1::text and q.queue in (select i.j ->> 'queue' from input i) and q.disabled
+  for share
+),
+rows as (
+  select i.j, i.n, nextval('{{schema}}.job_seq') as seq,
+    exists (select 1 from held h where h.queue = i.j ->> 'queue') as disabled,
+    (i.j ->> 'delayMs')::float8 as delay_ms
+  from input i
+),
+ins as (
+  insert into {{schema}}.jobs as j
+    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline)
+  select $1::text, r.j ->> 'id', r.j ->> 'queue',
+    case when r.disabled then 'paused' when r.delay_ms > 0 then 'delayed' else 'waiting' end,
+    r.seq,
+    case when (r.j ->> 'lifo')::boolean then -r.seq else r.seq end,
+    r.j -> 'data',
+    (r.j ->> 'priority')::int,
+    (r.j ->> 'lifo')::boolean,
+    (r.j ->> 'maxAttempts')::int,
+    (r.j ->> 'guaranteed')::boolean,
+    now() + greatest(r.delay_ms, 0) * interval '1 millisecond',
+    case
+      when r.disabled then jsonb_build_array({{schema}}.entry('added', null, null), {{schema}}.entry('held', null, null))
+      when r.delay_ms > 0 then jsonb_build_array({{schema}}.entry('added', null, null),
+        {{schema}}.entry('delayed', null, r.delay_ms::bigint::text || 'ms'))
+      else jsonb_build_array({{schema}}.entry('added', null, null))
+    end
+  from rows r
+  where not r.disabled or r.j ->> 'behavior' = 'hold'
+  order by r.n
+  on conflict (ns, id) do nothing
+  returning {{job}}
+),
+woken as (
+  select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', ins.queue,
+    'd', min(greatest(r.delay_ms, 0)))::text)
+  from ins join rows r on r.j ->> 'id' = ins.id
+  where ins.status <> 'paused'
+  group by ins.queue
+)
+select ins.*, (select count(*) from woken) from ins
+`
+
+/**
+ * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement.
+ *
+ * Two arms, each an ordered index range read with `for update skip locked`, so concurrent claimers
+ * never wait on each other and never get the same row: waiting jobs in delivery order (priority desc,
+ * then `ord`), and delayed jobs whose `run_at` has come (by run_at). Reading delayed jobs from their
+ * own index keeps a long tail of future jobs out of the hot path. The union is cut to $3 in delivery
+ * order; rows of an arm that were locked but not picked are unlocked at commit, a moment later.
+ * A paused or disabled queue gives [] (a one-time filter, evaluated once per call).
+ */
+export const CLAIM = `
+with gate as (
+  select 1 from {{schema}}.queues q
+  where q.ns = $1::text and q.queue = $2::text and (q.paused or q.disabled)
+),
+w as (
+  select j.id, j.priority, j.ord from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = $2::text and j.status = 'waiting' and not exists (select 1 from gate)
+  order by j.priority desc, j.ord
+  limit $3::int
+  for update skip locked
+),
+d as (
+  select j.id, j.priority, j.ord from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = $2::text and j.status = 'delayed' and j.run_at <= now()
+    and not exists (select 1 from gate)
+  order by j.run_at
+  limit $3::int
+  for update skip locked
+),
+picked as (
+  select c.id from (select * from w union all select * from d) c
+  order by c.priority desc, c.ord
+  limit $3::int
+)
+update {{schema}}.jobs j set
+  status = 'active',
+  token = gen_random_uuid()::text,
+  worker_id = $4::text,
+  lock_expires_at = now() + $5::float8 * interval '1 millisecond',
+  attempts = j.attempts + 1,
+  started_at = now(),
+  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('active', $4::text, null), {{lim}})
+from picked p
+where j.ns = $1::text and j.id = p.id
+returning {{job}}
+`
+
+/**
+ * Renew a lease: $4 ms from the server's now. One round trip answers ok / cancelled / lost; the
+ * cancelled check reads the statement's snapshot, which is enough to tell a tombstone from a lost race.
+ */
+export const RENEW = `
+with r as (
+  update {{schema}}.jobs j set lock_expires_at = now() + $4::float8 * interval '1 millisecond'
+  where j.ns = $1::text and j.id = $2::text
+    and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+  returning 1
+)
+select case
+  when exists (select 1 from r) then 'ok'
+  when exists (select 1 from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text and j.status = 'cancelled')
+    then 'cancelled'
+  else 'lost'
+end
+`
+
+/** Record progress $4 (0..100) with label $5 and a `progress` entry ($6 its detail). */
+export const PROGRESS = `
+update {{schema}}.jobs j set
+  progress = $4::float8,
+  progress_label = $5::text,
+  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('progress', j.worker_id, $6::text), {{lim}})
+where j.ns = $1::text and j.id = $2::text
+  and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+returning 1
+`
+
+/** Append a handler's entry: event $4, detail $5. `at` is the server's clock, whatever the caller sent. */
+export const LOG = `
+update {{schema}}.jobs j set
+  timeline = {{schema}}.push_timeline(j.timeline,
+    {{schema}}.entry($4::text, coalesce($6::text, j.worker_id), $5::text), {{lim}})
+where j.ns = $1::text and j.id = $2::text
+  and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+returning 1
+`
+
+/** Complete with result $4 (JSON text). The lease (token, worker, expiry) is cleared. */
+export const COMPLETE = `
+update {{schema}}.jobs j set
+  status = 'completed',
+  result = $4::text::jsonb,
+  token = null, worker_id = null, lock_expires_at = null,
+  finished_at = now(),
+  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
+where j.ns = $1::text and j.id = $2::text
+  and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+returning 1
+`
+
+/**
+ * Fail with error $4 (JSON text). $5 null fails for good; otherwise the job is due again in $5 ms
+ * (`delayed` if > 0) with a `retrying` entry, and consumers are woken.
+ */
+export const FAIL = `
+with f as (
+  update {{schema}}.jobs j set
+    status = case when $5::float8 is null then 'failed' when $5::float8 > 0 then 'delayed' else 'waiting' end,
+    error = $4::text::jsonb,
+    token = null, worker_id = null, lock_expires_at = null,
+    finished_at = case when $5::float8 is null then now() end,
+    run_at = case when $5::float8 is null then j.run_at else now() + $5::float8 * interval '1 millisecond' end,
+    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry(
+      case when $5::float8 is null then 'failed' else 'retrying' end, j.worker_id, $4::text::jsonb ->> 'message'), {{lim}})
+  where j.ns = $1::text and j.id = $2::text
+    and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+  returning j.queue, j.status
+)
+select f.status, (select pg_notify({{channel}},
+  json_build_object('t', 'w', 'n', $1::text, 'q', f.queue, 'd', greatest($5::float8, 0))::text)
+  from f where f.status <> 'failed') is null
+from f
+`
+
+/** Give the job back at once (graceful shutdown): the attempt is not counted, consumers are woken. */
+export const RELEASE = `
+with r as (
+  update {{schema}}.jobs j set
+    status = 'waiting',
+    token = null, worker_id = null, lock_expires_at = null,
+    attempts = greatest(j.attempts - 1, 0),
+    run_at = now(),
+    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('released', j.worker_id, null), {{lim}})
+  where j.ns = $1::text and j.id = $2::text
+    and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+  returning j.queue
+)
+select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', r.queue, 'd', 0)::text) is null
+from r
+`
+
+/**
+ * Stall scan of queue $2: at most $4 active jobs whose lease expired by the server's clock, read from
+ * the partial `jobs_active` index by expiry and locked `skip locked`, so scans from every node at once
+ * split the work and each expired lease is acted on once. Guaranteed jobs count the stall and go back
+ * to `waiting` (failed as poison past $3 stalls); at-most-once jobs fail as "worker lost".
+ */
+export const RECOVER_STALLED = `
+with s as (
+  select j.id from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = $2::text and j.status = 'active' and j.lock_expires_at <= now()
+  order by j.lock_expires_at
+  limit $4::int
+  for update skip locked
+),
+u as (
+  update {{schema}}.jobs j set
+    status = case when j.guaranteed and j.stalled_count + 1 <= $3::int then 'waiting' else 'failed' end,
+    stalled_count = j.stalled_count + case when j.guaranteed then 1 else 0 end,
+    token = null, worker_id = null, lock_expires_at = null,
+    run_at = case when j.guaranteed and j.stalled_count + 1 <= $3::int then now() else j.run_at end,
+    finished_at = case when j.guaranteed and j.stalled_count + 1 <= $3::int then null else now() end,
+    error = case
+      when not j.guaranteed then jsonb_build_object('name', 'WorkerLostError', 'message',
+        'The worker running this at-most-once job stopped renewing its lease; it is not retried.')
+      when j.stalled_count + 1 > $3::int then jsonb_build_object('name', 'StalledJobError', 'message',
+        'The job stalled more than ' || $3::int || ' times (maxStalledCount) and failed as a poison job.')
+      else j.error
+    end,
+    timeline = case
+      when not j.guaranteed then {{schema}}.push_timeline(j.timeline, {{schema}}.entry('worker-lost', j.worker_id, null), {{lim}})
+      when j.stalled_count + 1 > $3::int then {{schema}}.push_timeline({{schema}}.push_timeline(j.timeline,
+        {{schema}}.entry('stalled', j.worker_id, null), {{lim}}),
+        {{schema}}.entry('failed', null, 'stalled more than ' || $3::int || ' times'), {{lim}})
+      else {{schema}}.push_timeline(j.timeline, {{schema}}.entry('stalled', j.worker_id, null), {{lim}})
+    end
+  from s
+  where j.ns = $1::text and j.id = s.id
+  returning {{job}}
+)
+select u.*, (select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', $2::text, 'd', 0)::text)
+  where exists (select 1 from u where u.status = 'waiting')) is null
+from u
+`
+
+/**
+ * Cancel: a `cancelled` tombstone for a job that is not finished (record kept, lease cleared) and a
+ * NOTIFY that reaches `onCancel` on every node, sent at commit. Returns the row only if this call
+ * cancelled it; the caller reads the record otherwise.
+ */
+export const CANCEL = `
+with c as (
+  update {{schema}}.jobs j set
+    status = 'cancelled',
+    token = null, worker_id = null, lock_expires_at = null,
+    finished_at = now(),
+    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('cancelled', j.worker_id, null), {{lim}})
+  where j.ns = $1::text and j.id = $2::text and j.status not in ('completed', 'failed', 'cancelled')
+  returning {{job}}
+)
+select c.*, pg_notify({{channel}}, json_build_object('t', 'c', 'n', $1::text, 'i', c.id)::text) is null
+from c
+`
+
+/** Move a failed or cancelled job back to `waiting`, attempts and stall count reset, and wake consumers. */
+export const RETRY = `
+with r as (
+  update {{schema}}.jobs j set
+    status = 'waiting',
+    attempts = 0, stalled_count = 0,
+    result = null, progress = 0, progress_label = null,
+    finished_at = null, started_at = null,
+    run_at = now(),
+    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('retried', null, null), {{lim}})
+  where j.ns = $1::text and j.id = $2::text and j.status in ('failed', 'cancelled')
+  returning {{job}}
+)
+select r.*, pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', r.queue, 'd', 0)::text) is null
+from r
+`

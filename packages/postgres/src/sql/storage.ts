@@ -1,0 +1,218 @@
+/** Statements of the Storage contract and of queue flags and locks. Placeholders as in jobs.ts. */
+
+/** One record by primary key. */
+export const GET = `
+select {{job}} from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text
+`
+
+/** Records by id, $2 a JSON array of ids: the follow-up of ADD for ids it did not insert. */
+export const LOOKUP = `
+select {{job}} from {{schema}}.jobs j
+where j.ns = $1::text and j.id in (select jsonb_array_elements_text($2::text::jsonb))
+`
+
+/**
+ * A page of one queue (newest first) for the statuses in $3, after cursor $4 (a seq), at most $5 rows.
+ * One lateral index range read per status on `jobs_list_queue`, each cut at $5, then merged: a
+ * bounded read whatever the table size, and stable under concurrent inserts (new rows get a higher
+ * seq, so they never shift later pages).
+ */
+export const LIST_QUEUE = `
+select {{job}}, j.seq::text
+from jsonb_array_elements_text($3::text::jsonb) as s(status)
+cross join lateral (
+  select x.id, x.seq from {{schema}}.jobs x
+  where x.ns = $1::text and x.queue = $2::text and x.status = s.status and x.seq < $4::bigint
+  order by x.seq desc
+  limit $5::int
+) k
+join {{schema}}.jobs j on j.ns = $1::text and j.id = k.id
+order by k.seq desc
+limit $5::int
+`
+
+/** As LIST_QUEUE across every queue of the namespace, on `jobs_list_status`. */
+export const LIST_ALL = `
+select {{job}}, j.seq::text
+from jsonb_array_elements_text($2::text::jsonb) as s(status)
+cross join lateral (
+  select x.id, x.seq from {{schema}}.jobs x
+  where x.ns = $1::text and x.status = s.status and x.seq < $3::bigint
+  order by x.seq desc
+  limit $4::int
+) k
+join {{schema}}.jobs j on j.ns = $1::text and j.id = k.id
+order by k.seq desc
+limit $4::int
+`
+
+/** Jobs per status of one queue: an index-only scan of `jobs_list_queue`. */
+export const COUNT = `
+select j.status, count(*)::int from {{schema}}.jobs j
+where j.ns = $1::text and j.queue = $2::text
+group by j.status
+`
+
+/**
+ * Delete a record unless a worker holds it. The row lock makes this wait for an in-flight claim and
+ * then re-check the status, so a job that was just claimed is never deleted.
+ */
+export const REMOVE = `
+delete from {{schema}}.jobs j
+where j.ns = $1::text and j.id = $2::text and j.status <> 'active'
+returning 1
+`
+
+/**
+ * Retention for one queue and finished status $3: delete at most $6 rows, oldest finished first, that
+ * are older than $5 ms or beyond the newest $4. Both limits become one cut-off key (finished_at, seq),
+ * so the delete is a single bounded range read of the partial `jobs_finished` index, never a scan of
+ * the rows that are kept. The literal status list lets generic plans prove that index's predicate.
+ */
+export const PRUNE = `
+with bound as (
+  (select j.finished_at as t, j.seq as s from {{schema}}.jobs j
+    where j.ns = $1::text and j.queue = $2::text and j.status = $3::text
+      and j.status in ('completed', 'failed', 'cancelled') and $4::int > 0
+    order by j.finished_at desc, j.seq desc
+    offset greatest($4::int - 1, 0)
+    limit 1)
+  union all
+  select 'infinity'::timestamptz, 0 where $4::int = 0
+  union all
+  select now() - $5::float8 * interval '1 millisecond', 0 where $5::float8 is not null
+),
+cut as (select b.t, b.s from bound b order by b.t desc, b.s desc limit 1),
+doomed as (
+  select j.id from {{schema}}.jobs j, cut
+  where j.ns = $1::text and j.queue = $2::text and j.status = $3::text
+    and j.status in ('completed', 'failed', 'cancelled')
+    and (j.finished_at, j.seq) < (cut.t, cut.s)
+  order by j.finished_at, j.seq
+  limit $6::int
+  for update of j skip locked
+)
+delete from {{schema}}.jobs j using doomed d
+where j.ns = $1::text and j.id = d.id and j.status = $3::text
+returning 1
+`
+
+export const STATE_GET = `
+select s.value from {{schema}}.state s where s.ns = $1::text and s.key = $2::text
+`
+
+export const STATE_SET = `
+insert into {{schema}}.state as s (ns, key, value) values ($1::text, $2::text, $3::text::jsonb)
+on conflict (ns, key) do update set value = excluded.value
+`
+
+export const STATE_DELETE = `
+delete from {{schema}}.state s where s.ns = $1::text and s.key = $2::text
+`
+
+/** Compare-and-set from absent ($3 ignored): the insert wins once, concurrent ones see the conflict. */
+export const STATE_CAS_INSERT = `
+insert into {{schema}}.state (ns, key, value) values ($1::text, $2::text, $3::text::jsonb)
+on conflict (ns, key) do nothing
+returning 1
+`
+
+/** Compare-and-set from $3 to $4 (jsonb equality is deep and ignores key order). */
+export const STATE_CAS_UPDATE = `
+update {{schema}}.state s set value = $4::text::jsonb
+where s.ns = $1::text and s.key = $2::text and s.value = $3::text::jsonb
+returning 1
+`
+
+/** Compare-and-delete: set to absent only if it holds $3. */
+export const STATE_CAS_DELETE = `
+delete from {{schema}}.state s
+where s.ns = $1::text and s.key = $2::text and s.value = $3::text::jsonb
+returning 1
+`
+
+/** Set the pause flag $3 of a queue; a resume wakes consumers. */
+export const SET_PAUSED = `
+with f as (
+  insert into {{schema}}.queues as q (ns, queue, paused) values ($1::text, $2::text, $3::boolean)
+  on conflict (ns, queue) do update set paused = excluded.paused
+  returning q.paused
+)
+select (select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', $2::text, 'd', 0)::text)
+  where not $3::boolean) is null
+from f
+`
+
+export const GET_FLAGS = `
+select q.paused, q.disabled from {{schema}}.queues q where q.ns = $1::text and q.queue = $2::text
+`
+
+/**
+ * Set the disabled flag $3. Run in one transaction with RESUME_HELD: this update takes the queue row's
+ * lock, so an add that read the flag `for share` has committed before held jobs are moved.
+ */
+export const SET_DISABLED = `
+insert into {{schema}}.queues as q (ns, queue, disabled) values ($1::text, $2::text, $3::boolean)
+on conflict (ns, queue) do update set disabled = excluded.disabled
+`
+
+/**
+ * After enabling: every held job of the queue back to waiting (or delayed while its run_at is ahead).
+ * clock_timestamp(), not now(): this transaction may have waited on an add's share lock, and that add's
+ * run_at is later than this transaction's start.
+ * No index on `paused` rows: holding is rare and this runs once per enable, a bounded walk of the
+ * queue's `jobs_list_queue` range for status 'paused'.
+ */
+export const RESUME_HELD = `
+with r as (
+  update {{schema}}.jobs j set
+    status = case when j.run_at > clock_timestamp() then 'delayed' else 'waiting' end,
+    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('resumed', null, null), {{lim}})
+  where j.ns = $1::text and j.queue = $2::text and j.status = 'paused'
+  returning 1
+)
+select count(*)::int, (select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', $2::text, 'd', 0)::text)) is null
+from r
+`
+
+/**
+ * Milliseconds until the next delayed job of the queue is due (by the server's clock), or null when
+ * none is delayed or the queue does not deliver (paused/disabled), so an idle waitForWork never wakes
+ * for a job it cannot claim.
+ */
+export const NEXT_DUE = `
+select greatest({{schema}}.ms(j.run_at) - {{schema}}.ms(now()), 0)
+from {{schema}}.jobs j
+where j.ns = $1::text and j.queue = $2::text and j.status = 'delayed'
+  and not exists (select 1 from {{schema}}.queues q
+    where q.ns = $1::text and q.queue = $2::text and (q.paused or q.disabled))
+order by j.run_at
+limit 1
+`
+
+/** Take lock $2 for owner $3 for $4 ms if it is free or expired by the server's clock. */
+export const LOCK_ACQUIRE = `
+insert into {{schema}}.locks as l (ns, key, owner, token, expires_at)
+values ($1::text, $2::text, $3::text, gen_random_uuid()::text, now() + $4::float8 * interval '1 millisecond')
+on conflict (ns, key) do update
+  set owner = excluded.owner, token = excluded.token, expires_at = excluded.expires_at
+  where l.expires_at <= now()
+returning l.token
+`
+
+export const LOCK_RENEW = `
+update {{schema}}.locks l set expires_at = now() + $4::float8 * interval '1 millisecond'
+where l.ns = $1::text and l.key = $2::text and l.token = $3::text and l.expires_at > now()
+returning 1
+`
+
+export const LOCK_RELEASE = `
+delete from {{schema}}.locks l
+where l.ns = $1::text and l.key = $2::text and l.token = $3::text and l.expires_at > now()
+returning 1
+`
+
+export const LOCK_IS_OWNER = `
+select 1 from {{schema}}.locks l
+where l.ns = $1::text and l.key = $2::text and l.token = $3::text and l.expires_at > now()
+`

@@ -1,0 +1,262 @@
+import type { JobRecord } from '@oqronkit/core'
+import { TIMELINE_LIMIT } from '@oqronkit/core'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { PostgresAdapters } from '../src/index.js'
+import { newJob, openAdapter, runSuite, sleep } from './helpers.js'
+
+describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry', () => {
+  let a: PostgresAdapters
+  let cleanup: () => Promise<void>
+  let n = 0
+  const ns = () => `ns-${++n}`
+
+  beforeAll(async () => {
+    ;({ a, cleanup } = await openAdapter())
+  })
+  afterAll(async () => {
+    await cleanup()
+  })
+
+  async function active(
+    s: string,
+    patch: Parameters<typeof newJob>[1] = {},
+    leaseMs = 30_000,
+  ): Promise<JobRecord> {
+    const { job } = await a.broker.add(s, newJob('q', patch))
+    const [c] = await a.broker.claim(s, 'q', { workerId: 'w1', limit: 1, leaseMs })
+    expect(c!.id).toBe(job!.id)
+    return c!
+  }
+
+  /** Every token-taking write, as a function of (id, token); each returns whether it wrote. */
+  const writes = (s: string) => ({
+    renew: async (id: string, t: string) => (await a.broker.renew(s, id, t, 30_000)) === 'ok',
+    progress: (id: string, t: string) => a.broker.progress(s, id, t, 50, 'half'),
+    log: (id: string, t: string) => a.broker.log(s, id, t, { at: 0, event: 'log', detail: 'hello' }),
+    complete: (id: string, t: string) => a.broker.complete(s, id, t, { ok: true }),
+    fail: (id: string, t: string) =>
+      a.broker.fail(s, id, t, { error: { name: 'Error', message: 'boom' }, retryDelayMs: null }),
+    retryLater: (id: string, t: string) =>
+      a.broker.fail(s, id, t, { error: { name: 'Error', message: 'boom' }, retryDelayMs: 0 }),
+    release: (id: string, t: string) => a.broker.release(s, id, t),
+  })
+
+  test.each(['renew', 'progress', 'log', 'complete', 'fail', 'retryLater', 'release'] as const)(
+    '%s with a stale token changes nothing and returns false/lost',
+    async (name) => {
+      const s = ns()
+      const job = await active(s)
+      const before = await a.storage.getJob(s, job.id)
+      expect(await writes(s)[name](job.id, 'not-the-token')).toBe(false)
+      expect(await a.storage.getJob(s, job.id)).toEqual(before)
+      // the live token still works afterwards
+      expect(await writes(s)[name](job.id, job.token!)).toBe(true)
+    },
+  )
+
+  test.each(['renew', 'progress', 'log', 'complete', 'fail', 'retryLater', 'release'] as const)(
+    '%s after the lease expired by the server clock is rejected, even with the right token',
+    async (name) => {
+      const s = ns()
+      const job = await active(s, {}, 150)
+      await sleep(250)
+      const before = await a.storage.getJob(s, job.id)
+      expect(await writes(s)[name](job.id, job.token!)).toBe(false)
+      expect(await a.storage.getJob(s, job.id)).toEqual(before)
+    },
+  )
+
+  test('a zombie never overwrites the re-run: the old token is dead once the job was recovered and re-claimed', async () => {
+    const s = ns()
+    const first = await active(s, {}, 150)
+    await sleep(250)
+    const [rec] = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 3, limit: 10 })
+    expect(rec).toMatchObject({
+      action: 'requeued',
+      job: { id: first.id, status: 'waiting', stalledCount: 1 },
+    })
+    const [second] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 30_000 })
+    expect(second!.attempts).toBe(2)
+    for (const w of Object.values(writes(s))) expect(await w(first.id, first.token!)).toBe(false)
+    expect(await a.broker.complete(s, second!.id, second!.token!, 'mine')).toBe(true)
+    expect((await a.storage.getJob(s, first.id))!.result).toBe('mine')
+  })
+
+  test('renew extends the lease from the server clock; reports cancelled and lost', async () => {
+    const s = ns()
+    const job = await active(s, {}, 1_000)
+    expect(await a.broker.renew(s, job.id, job.token!, 60_000)).toBe('ok')
+    const after = await a.storage.getJob(s, job.id)
+    expect(after!.lockExpiresAt! - job.lockExpiresAt!).toBeGreaterThan(58_000)
+    expect(await a.broker.renew(s, job.id, 'stale', 60_000)).toBe('lost')
+    expect(await a.broker.renew(s, 'missing', 'stale', 60_000)).toBe('lost')
+    await a.broker.cancel(s, job.id)
+    expect(await a.broker.renew(s, job.id, job.token!, 60_000)).toBe('cancelled')
+  })
+
+  test('progress, log and complete write what they say; log uses the server clock', async () => {
+    const s = ns()
+    const job = await active(s)
+    expect(await a.broker.progress(s, job.id, job.token!, 40, 'step 2')).toBe(true)
+    expect(await a.broker.log(s, job.id, job.token!, { at: 1, event: 'log', detail: 'msg' })).toBe(true)
+    let rec = await a.storage.getJob(s, job.id)
+    expect(rec).toMatchObject({ progress: 40, progressLabel: 'step 2' })
+    const log = rec!.timeline.at(-1)!
+    expect(log).toMatchObject({ event: 'log', detail: 'msg', workerId: 'w1' })
+    expect(log.at).toBeGreaterThanOrEqual(job.startedAt!)
+    expect(await a.broker.complete(s, job.id, job.token!, { charged: true })).toBe(true)
+    rec = await a.storage.getJob(s, job.id)
+    expect(rec).toMatchObject({
+      status: 'completed',
+      result: { charged: true },
+      token: null,
+      lockExpiresAt: null,
+    })
+    expect(rec!.finishedAt).toBeGreaterThanOrEqual(rec!.startedAt!)
+    expect(rec!.timeline.at(-1)).toMatchObject({ event: 'completed', workerId: 'w1' })
+    expect(await a.broker.complete(s, job.id, job.token!, 'again')).toBe(false)
+  })
+
+  test('fail with a delay goes back to delayed with a retrying entry, then fails for good', async () => {
+    const s = ns()
+    const job = await active(s)
+    const error = { name: 'TypeError', message: 'nope', stack: 'at x' }
+    expect(await a.broker.fail(s, job.id, job.token!, { error, retryDelayMs: 200 })).toBe(true)
+    let rec = await a.storage.getJob(s, job.id)
+    expect(rec).toMatchObject({ status: 'delayed', error, token: null, finishedAt: null })
+    expect(rec!.timeline.at(-1)).toMatchObject({ event: 'retrying', detail: 'nope' })
+    expect(await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 1000 })).toEqual([])
+    await sleep(250)
+    const [again] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 30_000 })
+    expect(again!.attempts).toBe(2)
+    expect(await a.broker.fail(s, job.id, again!.token!, { error, retryDelayMs: null })).toBe(true)
+    rec = await a.storage.getJob(s, job.id)
+    expect(rec).toMatchObject({ status: 'failed', error, attempts: 2 })
+    expect(rec!.finishedAt).not.toBeNull()
+    expect(rec!.timeline.at(-1)).toMatchObject({ event: 'failed' })
+  })
+
+  test('release gives the job back at once without counting the attempt', async () => {
+    const s = ns()
+    const job = await active(s)
+    expect(await a.broker.release(s, job.id, job.token!)).toBe(true)
+    const rec = await a.storage.getJob(s, job.id)
+    expect(rec).toMatchObject({
+      status: 'waiting',
+      attempts: 0,
+      token: null,
+      workerId: null,
+      lockExpiresAt: null,
+    })
+    expect(rec!.timeline.at(-1)).toMatchObject({ event: 'released', workerId: 'w1' })
+    const [c] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 1000 })
+    expect(c).toMatchObject({ id: job.id, attempts: 1 })
+  })
+
+  test('stall recovery: live leases untouched; expired ones requeued with a stalled entry; poison past maxStalledCount', async () => {
+    const s = ns()
+    const live = await active(s, { id: 'live' }, 60_000)
+    const job = await active(s, { id: 'dies' }, 100)
+    await sleep(200)
+    let out = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })
+    expect(out.map((o) => [o.job.id, o.action, o.job.status, o.job.stalledCount])).toEqual([
+      ['dies', 'requeued', 'waiting', 1],
+    ])
+    expect(out[0]!.job.timeline.at(-1)).toMatchObject({ event: 'stalled', workerId: 'w1' })
+    expect((await a.storage.getJob(s, live.id))!.status).toBe('active')
+    // second stall: over maxStalledCount = 1 → failed as poison
+    const [again] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 100 })
+    expect(again!.id).toBe(job.id)
+    await sleep(200)
+    out = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })
+    expect(out.map((o) => [o.job.id, o.action, o.job.status, o.job.stalledCount])).toEqual([
+      ['dies', 'failed', 'failed', 2],
+    ])
+    expect(out[0]!.job.error).toMatchObject({ name: 'StalledJobError' })
+    expect(out[0]!.job.finishedAt).not.toBeNull()
+    expect(out[0]!.job.timeline.slice(-2).map((e) => e.event)).toEqual(['stalled', 'failed'])
+    expect(await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })).toEqual([])
+  })
+
+  test('an at-most-once job whose worker was lost fails as worker lost', async () => {
+    const s = ns()
+    const job = await active(s, { guaranteed: false }, 100)
+    await sleep(200)
+    const [o] = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 5, limit: 10 })
+    expect(o).toMatchObject({ action: 'failed', job: { id: job.id, status: 'failed', stalledCount: 0 } })
+    expect(o!.job.error).toMatchObject({ name: 'WorkerLostError' })
+    expect(o!.job.timeline.at(-1)).toMatchObject({ event: 'worker-lost' })
+  })
+
+  test('stall scans from many nodes at once act on each expired lease exactly once, bounded by limit', async () => {
+    const s = ns()
+    await a.broker.addBulk(
+      s,
+      Array.from({ length: 40 }, () => newJob('q')),
+    )
+    await a.broker.claim(s, 'q', { workerId: 'w', limit: 40, leaseMs: 100 })
+    await sleep(200)
+    const outs = await Promise.all(
+      Array.from({ length: 8 }, () => a.broker.recoverStalled(s, 'q', { maxStalledCount: 3, limit: 3 })),
+    )
+    const first = outs.flat()
+    expect(first.length).toBeLessThanOrEqual(24)
+    for (const o of outs) expect(o.length).toBeLessThanOrEqual(3)
+    let rest: typeof first = []
+    for (;;) {
+      const more = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 3, limit: 10 })
+      if (more.length === 0) break
+      rest = rest.concat(more)
+    }
+    const ids = [...first, ...rest].map((o) => o.job.id)
+    expect(ids.length).toBe(40)
+    expect(new Set(ids).size).toBe(40)
+  })
+
+  test('cancel writes a tombstone, keeps the record, and the job never runs again', async () => {
+    const s = ns()
+    const job = await active(s)
+    const res = await a.broker.cancel(s, job.id)
+    expect(res!.cancelled).toBe(true)
+    expect(res!.job).toMatchObject({ status: 'cancelled', token: null, lockExpiresAt: null, data: job.data })
+    expect(res!.job.finishedAt).not.toBeNull()
+    expect(res!.job.timeline.map((e) => e.event)).toEqual(['added', 'active', 'cancelled'])
+    expect(await a.broker.complete(s, job.id, job.token!, 'late')).toBe(false)
+    expect(await a.broker.claim(s, 'q', { workerId: 'w', limit: 5, leaseMs: 1000 })).toEqual([])
+    const again = await a.broker.cancel(s, job.id)
+    expect(again).toEqual({ job: res!.job, cancelled: false })
+    expect(await a.broker.cancel(s, 'missing')).toBeNull()
+    // finished jobs are not cancelled
+    const done = await active(s)
+    await a.broker.complete(s, done.id, done.token!, 1)
+    expect((await a.broker.cancel(s, done.id))!.cancelled).toBe(false)
+    expect((await a.storage.getJob(s, done.id))!.status).toBe('completed')
+  })
+
+  test('retry moves failed and cancelled jobs back to waiting with attempts reset; others unchanged', async () => {
+    const s = ns()
+    const job = await active(s)
+    await a.broker.fail(s, job.id, job.token!, { error: { name: 'E', message: 'x' }, retryDelayMs: null })
+    const r = await a.broker.retry(s, job.id)
+    expect(r).toMatchObject({ status: 'waiting', attempts: 0, finishedAt: null })
+    expect(r!.timeline.at(-1)).toMatchObject({ event: 'retried' })
+    const [c] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 30_000 })
+    expect(c).toMatchObject({ id: job.id, attempts: 1 })
+    expect(await a.broker.retry(s, job.id)).toMatchObject({ status: 'active' })
+    await a.broker.cancel(s, job.id)
+    expect(await a.broker.retry(s, job.id)).toMatchObject({ status: 'waiting' })
+    expect(await a.broker.retry(s, 'missing')).toBeNull()
+  })
+
+  test(`the timeline keeps the newest ${TIMELINE_LIMIT} entries`, async () => {
+    const s = ns()
+    const job = await active(s)
+    for (let i = 0; i < TIMELINE_LIMIT + 10; i++) {
+      await a.broker.log(s, job.id, job.token!, { at: 0, event: 'log', detail: String(i) })
+    }
+    const rec = await a.storage.getJob(s, job.id)
+    expect(rec!.timeline.length).toBe(TIMELINE_LIMIT)
+    expect(rec!.timeline.at(-1)!.detail).toBe(String(TIMELINE_LIMIT + 9))
+    expect(rec!.timeline[0]!.detail).toBe('10')
+  })
+})

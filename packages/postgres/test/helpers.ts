@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto'
+import type { NewJob } from '@oqronkit/core'
+import postgres from 'postgres'
+import {
+  type PostgresAdapterOptions,
+  type PostgresAdapters,
+  postgresAdapter,
+  type Sql,
+} from '../src/index.js'
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+export const IS_CI = process.env.CI === 'true'
+
+/**
+ * Whether the PostgreSQL at DATABASE_URL answers. Locally a missing server skips the suites with a
+ * message; under CI=true they run anyway and fail on the first connection, never skip.
+ */
+export async function pgAvailable(): Promise<boolean> {
+  const sql = postgres(DATABASE_URL, { max: 1, connect_timeout: 3, onnotice: () => {} })
+  try {
+    await sql`select 1`
+    return true
+  } catch (err) {
+    if (!IS_CI)
+      console.warn(`PostgreSQL tests skipped: no server at ${DATABASE_URL} (${(err as Error).message})`)
+    return false
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}
+
+export const runSuite = (await pgAvailable()) || IS_CI
+
+export function randomSchema(prefix = 'oqt'): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`
+}
+
+export function adminSql(): Sql {
+  return postgres(DATABASE_URL, { max: 2, onnotice: () => {} }) as unknown as Sql
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const sql = adminSql()
+  try {
+    await sql.unsafe(`drop schema if exists "${schema}" cascade`)
+  } finally {
+    await sql.end({ timeout: 1 })
+  }
+}
+
+/** A migrated adapter on its own random schema; `cleanup` closes it and drops the schema. */
+export async function openAdapter(
+  options: PostgresAdapterOptions = {},
+): Promise<{ a: PostgresAdapters; schema: string; cleanup: () => Promise<void> }> {
+  const schema = options.schema ?? randomSchema()
+  const a = postgresAdapter({ url: DATABASE_URL }, { ...options, schema })
+  await a.open()
+  return {
+    a,
+    schema,
+    cleanup: async () => {
+      await a.close()
+      await dropSchema(schema)
+    },
+  }
+}
+
+let seq = 0
+export function newJob(queue: string, patch: Partial<NewJob> = {}): NewJob {
+  seq++
+  return {
+    id: `job-${process.pid}-${seq}-${randomBytes(3).toString('hex')}`,
+    queue,
+    data: { n: seq },
+    delayMs: 0,
+    priority: 0,
+    lifo: false,
+    maxAttempts: 3,
+    guaranteed: true,
+    disabledBehavior: 'hold',
+    ...patch,
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
