@@ -80,6 +80,8 @@ export class QueueConsumer {
           this.slotFreed = resolve
         })
         this.slotFreed = null
+        // Let the other runs that settle in this turn free their slots too, then claim them in one call.
+        await new Promise<void>((resolve) => setImmediate(resolve))
         continue
       }
       let jobs: Awaited<ReturnType<typeof broker.claim>>
