@@ -10,7 +10,8 @@ export default defineConfig({
     {
       name: 'oqron-text-files',
       transform(code, id) {
-        if (id.endsWith('.lua') || id.endsWith('.sql')) return { code: `export default ${JSON.stringify(code)}`, map: null }
+        if (id.endsWith('.lua') || id.endsWith('.sql'))
+          return { code: `export default ${JSON.stringify(code)}`, map: null }
         return null
       },
     },

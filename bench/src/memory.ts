@@ -67,7 +67,9 @@ async function pickupLatency(count: number): Promise<{ p50: number; p99: number;
 }
 
 const total = Number(process.env.BENCH_JOBS ?? 100_000)
-console.log(`machine: ${cpus()[0]?.model} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`)
+console.log(
+  `machine: ${cpus()[0]?.model} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`,
+)
 await throughput(5_000, true) // warm-up
 const on = await throughput(total, true)
 const off = await throughput(total, false)
@@ -75,6 +77,12 @@ const lat = await pickupLatency(1_000)
 console.log('')
 console.log('| benchmark | result |')
 console.log('|---|---|')
-console.log(`| throughput, ${total.toLocaleString('en')} no-op jobs, concurrency 50, guaranteedWorker on | ${Math.round(on).toLocaleString('en')} jobs/s |`)
-console.log(`| throughput, ${total.toLocaleString('en')} no-op jobs, concurrency 50, guaranteedWorker off | ${Math.round(off).toLocaleString('en')} jobs/s |`)
-console.log(`| pick-up latency, idle worker, 1,000 single adds | p50 ${lat.p50.toFixed(3)} ms, p99 ${lat.p99.toFixed(3)} ms, mean ${lat.mean.toFixed(3)} ms |`)
+console.log(
+  `| throughput, ${total.toLocaleString('en')} no-op jobs, concurrency 50, guaranteedWorker on | ${Math.round(on).toLocaleString('en')} jobs/s |`,
+)
+console.log(
+  `| throughput, ${total.toLocaleString('en')} no-op jobs, concurrency 50, guaranteedWorker off | ${Math.round(off).toLocaleString('en')} jobs/s |`,
+)
+console.log(
+  `| pick-up latency, idle worker, 1,000 single adds | p50 ${lat.p50.toFixed(3)} ms, p99 ${lat.p99.toFixed(3)} ms, mean ${lat.mean.toFixed(3)} ms |`,
+)

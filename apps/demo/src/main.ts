@@ -22,10 +22,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 function showTimeline(job: JobRecord | null) {
   if (!job) return console.log('           (no such job)')
-  console.log(`           ${job.id}  status=${job.status}  attempts=${job.attempts}  stalled=${job.stalledCount}`)
+  console.log(
+    `           ${job.id}  status=${job.status}  attempts=${job.attempts}  stalled=${job.stalledCount}`,
+  )
   for (const e of job.timeline) {
     const who = e.workerId ? ` [${e.workerId}]` : ''
-    console.log(`             ${String(e.at - job.createdAt).padStart(5)} ms  ${e.event}${who}${e.detail ? `  ${e.detail}` : ''}`)
+    console.log(
+      `             ${String(e.at - job.createdAt).padStart(5)} ms  ${e.event}${who}${e.detail ? `  ${e.detail}` : ''}`,
+    )
   }
 }
 
@@ -149,7 +153,12 @@ async function main() {
     runtime: nodeB,
     handler: async () => 'written by B',
   })
-  await nodeA.init({ adapters, workerId: 'node-A', timers: timersA, shutdown: { signals: false, timeoutMs: 0 } })
+  await nodeA.init({
+    adapters,
+    workerId: 'node-A',
+    timers: timersA,
+    shutdown: { signals: false, timeoutMs: 0 },
+  })
   nodeA.on('lease-lost', (e) => say(`crash: node A's write for ${e.jobId} rejected (${e.reason}) — fenced`))
   await reportsOnA.add({ day: '2026-11-28' }, { jobId: 'report-7' })
   await aStarted
@@ -157,7 +166,9 @@ async function main() {
   const frozenAt = Date.now()
   say('crash: node A frozen; node B starts')
   await nodeB.init({ adapters, workerId: 'node-B', shutdown: { signals: false } })
-  nodeB.on('stalled', (e) => say(`crash: node B's stall detector found ${e.job.id} (lease expired) → ${e.action}`))
+  nodeB.on('stalled', (e) =>
+    say(`crash: node B's stall detector found ${e.job.id} (lease expired) → ${e.action}`),
+  )
   await waitForStatus(OqronManager.from(nodeB.getConfig()), 'report-7', 'completed')
   say(`crash: report-7 completed by node B ${Date.now() - frozenAt} ms after A froze (lease 1000 ms)`)
   releaseA()

@@ -1,15 +1,8 @@
 export * from './contracts.js'
-export * from './errors.js'
-export * from './events.js'
-export * from './job.js'
-export * from './manager.js'
-export * from './options.js'
-export * from './runtime.js'
-export * from './serialize.js'
-export * from './timers.js'
-export { HeartbeatWorker } from './engine/heartbeat.js'
 export { QueueConsumer } from './engine/consumer.js'
+export { HeartbeatWorker } from './engine/heartbeat.js'
 export { JobRun, toJobError } from './engine/run-job.js'
+export { StallDetector } from './engine/stall-detector.js'
 export type {
   ConsumerDefinition,
   EngineContext,
@@ -18,4 +11,11 @@ export type {
   Logger,
   LogLevel,
 } from './engine/types.js'
-export { StallDetector } from './engine/stall-detector.js'
+export * from './errors.js'
+export * from './events.js'
+export * from './job.js'
+export * from './manager.js'
+export * from './options.js'
+export * from './runtime.js'
+export * from './serialize.js'
+export * from './timers.js'

@@ -17,7 +17,7 @@ export interface ListJobsOptions {
  */
 export class OqronManager {
   static from(config: OqronConfig): OqronManager {
-    if (!config || !config.adapters || typeof config.ns !== 'string') {
+    if (!config?.adapters || typeof config.ns !== 'string') {
       throw new OqronConfigError('OqronManager.from() needs OqronKit.getConfig() of an initialized runtime.')
     }
     return new OqronManager(config)
@@ -117,5 +117,6 @@ export class OqronManager {
 }
 
 function assertId(id: unknown): void {
-  if (typeof id !== 'string' || id.length === 0) throw new OqronConfigError('A job id is required.', { field: 'id' })
+  if (typeof id !== 'string' || id.length === 0)
+    throw new OqronConfigError('A job id is required.', { field: 'id' })
 }

@@ -1,5 +1,5 @@
-import type { DisabledBehavior } from './job.js'
 import { OqronConfigError } from './errors.js'
+import type { DisabledBehavior } from './job.js'
 
 export type RetryStrategy = 'fixed' | 'exponential'
 
@@ -88,9 +88,12 @@ export interface ResolvedWorkOptions {
 
 function positiveInt(value: unknown, field: string, allowZero = false): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
-    throw new OqronConfigError(`${field} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(value)}.`, {
-      field,
-    })
+    throw new OqronConfigError(
+      `${field} must be ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${String(value)}.`,
+      {
+        field,
+      },
+    )
   }
   return value
 }
@@ -145,7 +148,9 @@ export function resolveWorkOptions(
     })
   }
   if (typeof retries.jitter !== 'number' || retries.jitter < 0 || retries.jitter > 1) {
-    throw new OqronConfigError(`${where}.retries.jitter must be between 0 and 1.`, { field: `${where}.retries.jitter` })
+    throw new OqronConfigError(`${where}.retries.jitter must be between 0 and 1.`, {
+      field: `${where}.retries.jitter`,
+    })
   }
   const behavior = merged.disabledBehavior
   if (behavior !== 'hold' && behavior !== 'skip' && behavior !== 'reject') {
@@ -154,7 +159,9 @@ export function resolveWorkOptions(
     })
   }
   if (typeof merged.guaranteedWorker !== 'boolean') {
-    throw new OqronConfigError(`${where}.guaranteedWorker must be true or false.`, { field: `${where}.guaranteedWorker` })
+    throw new OqronConfigError(`${where}.guaranteedWorker must be true or false.`, {
+      field: `${where}.guaranteedWorker`,
+    })
   }
   return {
     guaranteedWorker: merged.guaranteedWorker,
@@ -163,7 +170,10 @@ export function resolveWorkOptions(
     concurrency: positiveInt(merged.concurrency, `${where}.concurrency`),
     retries,
     maxStalledCount: positiveInt(merged.maxStalledCount, `${where}.maxStalledCount`, true),
-    stallIntervalMs: positiveInt(options.stallIntervalMs ?? Math.min(1_000, heartbeatMs), `${where}.stallIntervalMs`),
+    stallIntervalMs: positiveInt(
+      options.stallIntervalMs ?? Math.min(1_000, heartbeatMs),
+      `${where}.stallIntervalMs`,
+    ),
     removeOnComplete: retention(merged.removeOnComplete, `${where}.removeOnComplete`),
     removeOnFail: retention(merged.removeOnFail, `${where}.removeOnFail`),
     removeOnCancel: retention(merged.removeOnCancel, `${where}.removeOnCancel`),
@@ -180,7 +190,9 @@ export function stripUndefined<T extends object>(value: T): Partial<T> {
 /** Delay before the next run after `attempt` failed runs (1-based), with jitter taken off. */
 export function retryDelay(retries: Required<RetryOptions>, attempt: number, random = Math.random): number {
   const raw =
-    retries.strategy === 'fixed' ? retries.baseDelay : retries.baseDelay * 2 ** Math.max(0, Math.min(attempt - 1, 30))
+    retries.strategy === 'fixed'
+      ? retries.baseDelay
+      : retries.baseDelay * 2 ** Math.max(0, Math.min(attempt - 1, 30))
   const capped = Math.min(raw, retries.maxDelay)
   return Math.round(capped * (1 - retries.jitter * random()))
 }

@@ -1,5 +1,5 @@
-import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import type { OqronAdapters } from './contracts.js'
 import { QueueConsumer } from './engine/consumer.js'
 import type { ConsumerDefinition, EngineContext, Logger } from './engine/types.js'
@@ -175,14 +175,19 @@ export class OqronRuntime {
       ['environment', environment],
     ] as const) {
       if (typeof value !== 'string' || !NAME_RE.test(value)) {
-        throw new OqronConfigError(`${field} must be 1-128 characters of letters, digits, _ . : -, got "${value}".`, {
-          field,
-        })
+        throw new OqronConfigError(
+          `${field} must be 1-128 characters of letters, digits, _ . : -, got "${value}".`,
+          {
+            field,
+          },
+        )
       }
     }
     const timeoutMs = options.shutdown?.timeoutMs ?? runtimeDefaults.shutdown.timeoutMs
     if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
-      throw new OqronConfigError('shutdown.timeoutMs must be a non-negative integer.', { field: 'shutdown.timeoutMs' })
+      throw new OqronConfigError('shutdown.timeoutMs must be a non-negative integer.', {
+        field: 'shutdown.timeoutMs',
+      })
     }
     const pollIntervalMs = options.pollIntervalMs ?? runtimeDefaults.pollIntervalMs
     if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1) {
@@ -323,9 +328,10 @@ export class OqronRuntime {
   /** Run `hook` at every `init()` (now, if already running). Modules use it to start leaders and timers. */
   onStart(hook: (config: OqronConfig) => Promise<void> | void): void {
     this.startHooks.add(hook)
-    if (this.state === 'running' && this.config) void Promise.resolve(hook(this.config)).catch((error) => {
-      this.events.emit('error', { error, where: 'module start hook' })
-    })
+    if (this.state === 'running' && this.config)
+      void Promise.resolve(hook(this.config)).catch((error) => {
+        this.events.emit('error', { error, where: 'module start hook' })
+      })
   }
 
   /** Run `hook` during `stop()`, after jobs drained: release locks, stop timers. */
@@ -334,7 +340,12 @@ export class OqronRuntime {
   }
 
   /** Validate and store one job. Bad input throws before anything is written. */
-  async enqueue(queue: string, data: unknown, options: EnqueueOptions, defaults: EnqueueDefaults): Promise<AddedJob> {
+  async enqueue(
+    queue: string,
+    data: unknown,
+    options: EnqueueOptions,
+    defaults: EnqueueDefaults,
+  ): Promise<AddedJob> {
     const [added] = await this.enqueueBulk(queue, [{ data, options }], defaults)
     return added!
   }
@@ -345,14 +356,19 @@ export class OqronRuntime {
     defaults: EnqueueDefaults,
   ): Promise<AddedJob[]> {
     if (!Array.isArray(items)) throw new OqronConfigError('addBulk() takes an array of { data, options }.')
-    const jobs = items.map((item, i) => toNewJob(queue, item.data, item.options ?? {}, defaults, items.length > 1 ? i : null))
+    const jobs = items.map((item, i) =>
+      toNewJob(queue, item.data, item.options ?? {}, defaults, items.length > 1 ? i : null),
+    )
     if (this.state !== 'running' || !this.engine) throw new NotInitializedError(`add() to "${queue}"`)
     const { broker } = this.engine.adapters
     const results =
-      jobs.length === 1 ? [await broker.add(this.engine.ns, jobs[0]!)] : await broker.addBulk(this.engine.ns, jobs)
+      jobs.length === 1
+        ? [await broker.add(this.engine.ns, jobs[0]!)]
+        : await broker.addBulk(this.engine.ns, jobs)
     return results.map((result, i) => {
       if (result.outcome === 'rejected') throw new ModuleDisabledError(queue)
-      if (result.outcome === 'created' || result.outcome === 'held') this.events.emit('added', { job: result.job! })
+      if (result.outcome === 'created' || result.outcome === 'held')
+        this.events.emit('added', { job: result.job! })
       return { id: jobs[i]!.id, outcome: result.outcome, job: result.job }
     })
   }
@@ -416,9 +432,12 @@ export class OqronRuntime {
 
 function assertName(kind: string, name: unknown): void {
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new OqronConfigError(`${kind} name must be 1-128 characters of letters, digits, _ . : -, got ${JSON.stringify(name)}.`, {
-      field: 'name',
-    })
+    throw new OqronConfigError(
+      `${kind} name must be 1-128 characters of letters, digits, _ . : -, got ${JSON.stringify(name)}.`,
+      {
+        field: 'name',
+      },
+    )
   }
 }
 
@@ -430,15 +449,19 @@ function toNewJob(
   index: number | null,
 ): NewJob {
   const at = index === null ? 'data' : `[${index}].data`
-  if (options === null || typeof options !== 'object') throw new OqronConfigError('add() options must be an object.')
+  if (options === null || typeof options !== 'object')
+    throw new OqronConfigError('add() options must be an object.')
   const { jobId, delay = 0, priority = 0, lifo = false, attempts } = options
   if (jobId !== undefined && (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > 255)) {
-    throw new OqronConfigError('jobId must be a non-empty string of at most 255 characters.', { field: 'jobId' })
+    throw new OqronConfigError('jobId must be a non-empty string of at most 255 characters.', {
+      field: 'jobId',
+    })
   }
   if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
     throw new OqronConfigError('delay must be a non-negative number of ms.', { field: 'delay' })
   }
-  if (!Number.isInteger(priority)) throw new OqronConfigError('priority must be an integer.', { field: 'priority' })
+  if (!Number.isInteger(priority))
+    throw new OqronConfigError('priority must be an integer.', { field: 'priority' })
   if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1)) {
     throw new OqronConfigError('attempts must be a positive integer.', { field: 'attempts' })
   }

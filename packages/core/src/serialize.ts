@@ -16,7 +16,8 @@ function walk(value: unknown, path: string, seen: Set<object>): void {
     case 'undefined':
       return
     case 'number':
-      if (!Number.isFinite(value)) throw new UnserializableDataError(path, `is ${value}, which JSON stores as null`)
+      if (!Number.isFinite(value))
+        throw new UnserializableDataError(path, `is ${value}, which JSON stores as null`)
       return
     case 'bigint':
       throw new UnserializableDataError(path, 'is a BigInt; convert it to a string or number')

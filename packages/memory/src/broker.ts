@@ -10,7 +10,7 @@ import type {
   StallScanRequest,
   TimelineEntry,
 } from '@oqronkit/core'
-import { addEntry, type Namespace, type QueueState, setStatus, type StoredJob, toRecord } from './state.js'
+import { addEntry, type Namespace, type QueueState, type StoredJob, setStatus, toRecord } from './state.js'
 import type { MemoryStore } from './store.js'
 
 /**
@@ -115,7 +115,12 @@ export class MemoryBroker implements BrokerAdapter {
       job.finishedAt = null
       if (request.guaranteed !== undefined) job.guaranteed = request.guaranteed
       q.active.add(id)
-      addEntry(job, { at: now, event: 'active', workerId: request.workerId, detail: `attempt ${job.attempts}` })
+      addEntry(job, {
+        at: now,
+        event: 'active',
+        workerId: request.workerId,
+        detail: `attempt ${job.attempts}`,
+      })
       claimed.push(toRecord(job))
     }
     return claimed
@@ -132,7 +137,7 @@ export class MemoryBroker implements BrokerAdapter {
   /** The job if `token` holds its live lease by the backend's clock, else undefined. */
   private leased(ns: string, id: string, token: string): StoredJob | undefined {
     const job = this.store.ns(ns).jobs.get(id)
-    if (!job || job.status !== 'active' || job.token !== token) return undefined
+    if (job?.status !== 'active' || job.token !== token) return undefined
     if (job.lockExpiresAt === null || job.lockExpiresAt <= this.store.now()) return undefined
     return job
   }
@@ -147,12 +152,22 @@ export class MemoryBroker implements BrokerAdapter {
     return 'ok'
   }
 
-  async progress(ns: string, id: string, token: string, progress: number, label: string | null): Promise<boolean> {
+  async progress(
+    ns: string,
+    id: string,
+    token: string,
+    progress: number,
+    label: string | null,
+  ): Promise<boolean> {
     const job = this.leased(ns, id, token)
     if (!job) return false
     job.progress = progress
     job.progressLabel = label
-    addEntry(job, { at: this.store.now(), event: 'progress', detail: label ? `${progress}% ${label}` : `${progress}%` })
+    addEntry(job, {
+      at: this.store.now(),
+      event: 'progress',
+      detail: label ? `${progress}% ${label}` : `${progress}%`,
+    })
     return true
   }
 
@@ -220,14 +235,17 @@ export class MemoryBroker implements BrokerAdapter {
     for (const id of q.active) {
       if (out.length >= request.limit) break
       const job = space.jobs.get(id)
-      if (!job || job.status !== 'active') {
+      if (job?.status !== 'active') {
         q.active.delete(id)
         continue
       }
       if (job.lockExpiresAt === null || job.lockExpiresAt > now) continue
       const workerId = job.workerId ?? undefined
       if (!job.guaranteed) {
-        job.error = { name: 'WorkerLostError', message: 'worker lost: the lease expired before the job settled' }
+        job.error = {
+          name: 'WorkerLostError',
+          message: 'worker lost: the lease expired before the job settled',
+        }
         this.finish(q, job, 'failed', now)
         addEntry(job, { at: now, event: 'worker-lost', workerId, detail: 'at-most-once job not re-run' })
         out.push({ job: toRecord(job), action: 'failed' })
@@ -313,7 +331,7 @@ export class MemoryBroker implements BrokerAdapter {
     const now = this.store.now()
     for (const id of q.held) {
       const job = space.jobs.get(id)
-      if (!job || job.status !== 'paused') continue
+      if (job?.status !== 'paused') continue
       addEntry(job, { at: now, event: 'resumed' })
       this.schedule(q, job, now, false)
     }
@@ -362,7 +380,12 @@ export class MemoryBroker implements BrokerAdapter {
   }
 
   /** Settles a job for good. `workerId` stays as the last worker that held it, for the audit trail. */
-  private finish(q: QueueState, job: StoredJob, status: 'completed' | 'failed' | 'cancelled', now: number): void {
+  private finish(
+    q: QueueState,
+    job: StoredJob,
+    status: 'completed' | 'failed' | 'cancelled',
+    now: number,
+  ): void {
     q.active.delete(job.id)
     job.token = null
     job.lockExpiresAt = null

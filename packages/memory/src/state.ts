@@ -1,7 +1,7 @@
 import {
+  JOB_STATUSES,
   type JobRecord,
   type JobStatus,
-  JOB_STATUSES,
   pushTimeline,
   type TimelineEntry,
 } from '@oqronkit/core'

@@ -25,7 +25,8 @@ export class MemoryStorage implements StorageAdapter {
     let from = space.order.length - 1
     if (query.cursor) {
       const at = Number.parseInt(query.cursor, 10)
-      if (!Number.isFinite(at)) throw new OqronConfigError(`Invalid cursor "${query.cursor}".`, { field: 'cursor' })
+      if (!Number.isFinite(at))
+        throw new OqronConfigError(`Invalid cursor "${query.cursor}".`, { field: 'cursor' })
       from = at - 1
     }
     const jobs: JobRecord[] = []

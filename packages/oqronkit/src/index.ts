@@ -5,5 +5,5 @@ import { memoryAdapter } from '@oqronkit/memory'
 OqronRuntime.setDefaultAdapters(() => memoryAdapter())
 
 export * from '@oqronkit/core'
-export { memoryAdapter, type MemoryAdapterOptions } from '@oqronkit/memory'
+export { type MemoryAdapterOptions, memoryAdapter } from '@oqronkit/memory'
 export * from '@oqronkit/queue'

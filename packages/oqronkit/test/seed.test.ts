@@ -1,7 +1,8 @@
 // The seed document's code (shared/seed/crash-safety.txt), run as written. Only what the snippets take
 // from their surroundings (chunks, processChunk, i, an emailQueue) is defined around them.
-import { afterAll, describe, expect, it } from 'vitest'
+
 import { OqronKit, OqronManager, queue, worker } from 'oqronkit'
+import { afterAll, describe, expect, it } from 'vitest'
 
 const processed: string[] = []
 const chunks = ['a', 'b', 'c', 'd', 'e', 'f']
@@ -22,14 +23,18 @@ describe("the seed's examples", () => {
     const fastQueue = queue({
       name: 'analytics-events',
       guaranteedWorker: false, // No heartbeat needed for lightweight tasks
-      handler: async (ctx) => { /* ... */ },
+      handler: async (ctx) => {
+        /* ... */
+      },
     })
     // Queue — default is true, critical financial processing
     const billingQueue = queue({
       name: 'billing',
       heartbeatMs: 3_000, // Renew lock every 3s
       lockTtlMs: 15_000, // Lock expires after 15s if heartbeat stops
-      handler: async (ctx) => { /* ... */ },
+      handler: async (ctx) => {
+        /* ... */
+      },
     })
     // Worker — default is true, heavy compute
     const videoWorker = worker({
@@ -55,11 +60,11 @@ describe("the seed's examples", () => {
     await billingQueue.add({ invoiceId: 'inv_1' })
     const first = await emailQueue.add(
       { to: 'user@example.com' },
-      { jobId: 'welcome-user@example.com' } // Prevents duplicate processing
+      { jobId: 'welcome-user@example.com' }, // Prevents duplicate processing
     )
     const second = await emailQueue.add(
       { to: 'user@example.com' },
-      { jobId: 'welcome-user@example.com' } // Prevents duplicate processing
+      { jobId: 'welcome-user@example.com' }, // Prevents duplicate processing
     )
     expect(first.outcome).toBe('created')
     expect(second.outcome).toBe('duplicate')

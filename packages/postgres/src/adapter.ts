@@ -31,7 +31,7 @@ import {
   type Sql,
   type TransactionSql,
 } from './options.js'
-import { JOB_COLUMNS, JOB_WIDTH, ORD, type Row, toJob } from './row.js'
+import { JOB_COLUMNS, JOB_WIDTH, type Row, toJob } from './row.js'
 import * as J from './sql/jobs.js'
 import * as S from './sql/storage.js'
 
@@ -197,10 +197,10 @@ export function postgresAdapter(
     async claim(ns, queue, request: ClaimRequest) {
       if (request.limit < 1) return []
       notifier.markClaim(`${ns}\u0000${queue}`)
-      const got = await rows('claim', jq.CLAIM, [ns, queue, request.limit, request.workerId, request.leaseMs])
-      if (got.length > 1) {
-        got.sort((a, b) => (b[11] as number) - (a[11] as number) || (a[ORD] as number) - (b[ORD] as number))
-      }
+      const params = [ns, queue, request.limit, request.workerId, request.leaseMs, request.guaranteed ?? null]
+      const got = await rows('claim', jq.CLAIM, params)
+      // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
+      if (got.length > 1) got.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
       return got.map(toJob)
     },
 
@@ -247,7 +247,7 @@ export function postgresAdapter(
         request.limit,
       ])
       return got.map(
-        (r): StallOutcome => ({ job: toJob(r), action: r[2] === 'waiting' ? 'requeued' : 'failed' }),
+        (r): StallOutcome => ({ job: toJob(r), action: r[2] === 'stalled' ? 'requeued' : 'failed' }),
       )
     },
 

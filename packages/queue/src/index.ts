@@ -10,8 +10,8 @@ import {
   OqronKit,
   OqronManager,
   type OqronRuntime,
-  resolveWorkOptions,
   type ResolvedWorkOptions,
+  resolveWorkOptions,
   type WorkOptions,
 } from '@oqronkit/core'
 
@@ -122,7 +122,9 @@ export class Queue<Data = unknown, Result = unknown> {
 function checkHandler(where: string, handler: unknown, required: boolean): void {
   if (handler === undefined && !required) return
   if (typeof handler !== 'function') {
-    throw new OqronConfigError(`${where}.handler must be a function (ctx) => result.`, { field: `${where}.handler` })
+    throw new OqronConfigError(`${where}.handler must be a function (ctx) => result.`, {
+      field: `${where}.handler`,
+    })
   }
 }
 
@@ -130,7 +132,9 @@ function checkHandler(where: string, handler: unknown, required: boolean): void 
  * Define a queue. With `handler` it also consumes in this runtime (`concurrency` at once, heartbeat leases
  * unless `guaranteedWorker: false`); without, it only publishes. Works before or after `init()`.
  */
-export function queue<Data = unknown, Result = unknown>(options: QueueOptions<Data, Result>): Queue<Data, Result> {
+export function queue<Data = unknown, Result = unknown>(
+  options: QueueOptions<Data, Result>,
+): Queue<Data, Result> {
   if (!options || typeof options !== 'object') throw new OqronConfigError('queue() takes an options object.')
   const runtime = options.runtime ?? OqronKit
   const where = `queue "${String(options.name)}"`
@@ -139,7 +143,13 @@ export function queue<Data = unknown, Result = unknown>(options: QueueOptions<Da
   runtime.register('queue', options.name, options.name)
   if (options.handler) {
     try {
-      runtime.addConsumer({ kind: 'queue', name: options.name, queue: options.name, handler: options.handler, options: resolved })
+      runtime.addConsumer({
+        kind: 'queue',
+        name: options.name,
+        queue: options.name,
+        handler: options.handler,
+        options: resolved,
+      })
     } catch (error) {
       runtime.unregister('queue', options.name)
       throw error
@@ -161,7 +171,13 @@ export function worker<Data = unknown, Result = unknown>(options: WorkerOptions<
   const resolved = resolveWorkOptions(where, options, queueDefaults, (m) => console.warn(`[oqronkit] ${m}`))
   runtime.register('worker', options.topic, options.topic)
   try {
-    runtime.addConsumer({ kind: 'worker', name: options.topic, queue: options.topic, handler: options.handler, options: resolved })
+    runtime.addConsumer({
+      kind: 'worker',
+      name: options.topic,
+      queue: options.topic,
+      handler: options.handler,
+      options: resolved,
+    })
   } catch (error) {
     runtime.unregister('worker', options.topic)
     throw error

@@ -49,10 +49,14 @@ describe('two runtimes on one memory adapter', () => {
     queue({ ...opts, runtime: b, handler: async () => (runsOnB++, 'from B') })
     await b.init({ adapters, logger: quiet, workerId: 'B', shutdown: { signals: false } })
     const mgr = OqronManager.from(b.getConfig())
-    const done = await waitFor(async () => {
-      const job = await mgr.getJob('inv-1')
-      return job?.status === 'completed' ? job : null
-    }, 5_000, 'B to complete the job')
+    const done = await waitFor(
+      async () => {
+        const job = await mgr.getJob('inv-1')
+        return job?.status === 'completed' ? job : null
+      },
+      5_000,
+      'B to complete the job',
+    )
     const recoveredIn = Date.now() - frozenAt
     expect(recoveredIn).toBeLessThan(lockTtlMs + stallIntervalMs + 1_000)
     expect(runsOnB).toBe(1)
@@ -116,7 +120,10 @@ describe('two runtimes on one memory adapter', () => {
   it('cancellation reaches the running node by its next heartbeat when the notification is lost', async () => {
     const adapters = memoryAdapter()
     // A broker whose cancel notifications never arrive: only the heartbeat can tell A.
-    const deaf = { ...adapters, broker: Object.create(adapters.broker, { onCancel: { value: async () => async () => {} } }) }
+    const deaf = {
+      ...adapters,
+      broker: Object.create(adapters.broker, { onCancel: { value: async () => async () => {} } }),
+    }
     const a = node()
     const b = node()
     const started = deferred<AbortSignal>()
@@ -149,7 +156,13 @@ describe('two runtimes on one memory adapter', () => {
     const b = node()
     const started = deferred()
     let runs = 0
-    const opts = { name: 'analytics', guaranteedWorker: false, heartbeatMs: 100, lockTtlMs: 300, stallIntervalMs: 50 }
+    const opts = {
+      name: 'analytics',
+      guaranteedWorker: false,
+      heartbeatMs: 100,
+      lockTtlMs: 300,
+      stallIntervalMs: 50,
+    }
     const qa = queue({
       ...opts,
       runtime: a,
@@ -166,10 +179,14 @@ describe('two runtimes on one memory adapter', () => {
     timersA.freeze()
     await b.init({ adapters, logger: quiet, shutdown: { signals: false } })
     const mgr = OqronManager.from(b.getConfig())
-    const job = await waitFor(async () => {
-      const j = await mgr.getJob('ev-1')
-      return j?.status === 'failed' ? j : null
-    }, 3_000, 'the job to be failed as worker lost')
+    const job = await waitFor(
+      async () => {
+        const j = await mgr.getJob('ev-1')
+        return j?.status === 'failed' ? j : null
+      },
+      3_000,
+      'the job to be failed as worker lost',
+    )
     expect(job.error!.message).toMatch(/worker lost/)
     expect(job.timeline.map((e) => e.event)).toContain('worker-lost')
     await new Promise((r) => setTimeout(r, 300))

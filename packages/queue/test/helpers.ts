@@ -21,7 +21,7 @@ export function freezableTimers(): TimerHost & { freeze(): void; thaw(): void } 
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   timeoutMs = 5_000,
-  what = "condition",
+  what = 'condition',
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {

@@ -29,7 +29,12 @@ describe('idempotent add', () => {
     let runs = 0
     let q!: ReturnType<typeof queue<{ n: number }>>
     const { mgr } = await started((rt) => {
-      q = queue<{ n: number }>({ name: 'emails', runtime: rt, concurrency: 10, handler: async () => void runs++ })
+      q = queue<{ n: number }>({
+        name: 'emails',
+        runtime: rt,
+        concurrency: 10,
+        handler: async () => void runs++,
+      })
     })
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, n) => q.add({ n }, { jobId: 'welcome-user@example.com' })),
@@ -43,7 +48,9 @@ describe('idempotent add', () => {
     const page = await mgr.listJobs({ queue: 'emails' })
     expect(page.jobs).toHaveLength(1)
     // The duplicate returns the first job's data, not its own.
-    expect(results.find((r) => r.outcome === 'duplicate')!.job!.data).toEqual(results.find((r) => r.outcome === 'created')!.job!.data)
+    expect(results.find((r) => r.outcome === 'duplicate')!.job!.data).toEqual(
+      results.find((r) => r.outcome === 'created')!.job!.data,
+    )
   })
 })
 
@@ -52,7 +59,12 @@ describe('disabled behaviour', () => {
     const ran: string[] = []
     let q!: ReturnType<typeof queue>
     const { mgr } = await started((rt) => {
-      q = queue({ name: 'orders', runtime: rt, disabledBehavior: 'hold', handler: async (ctx) => void ran.push(ctx.id) })
+      q = queue({
+        name: 'orders',
+        runtime: rt,
+        disabledBehavior: 'hold',
+        handler: async (ctx) => void ran.push(ctx.id),
+      })
     })
     await q.disable()
     expect(await q.isDisabled()).toBe(true)
@@ -162,7 +174,14 @@ describe('retention', () => {
   it('removes completed jobs past removeOnComplete and cancelled tombstones past removeOnCancel', async () => {
     let q!: ReturnType<typeof queue>
     const { mgr } = await started((rt) => {
-      q = queue({ name: 'ret', runtime: rt, concurrency: 5, removeOnComplete: 3, removeOnCancel: 1, handler: async () => 1 })
+      q = queue({
+        name: 'ret',
+        runtime: rt,
+        concurrency: 5,
+        removeOnComplete: 3,
+        removeOnCancel: 1,
+        handler: async () => 1,
+      })
     })
     for (let i = 0; i < 10; i++) await q.add({ i }, { jobId: `j-${i}` })
     await waitFor(async () => (await mgr.countJobs('ret')).completed === 3, 5_000, 'retention to prune to 3')
@@ -283,12 +302,18 @@ describe('queue API', () => {
     const seen: string[] = []
     let q!: ReturnType<typeof queue>
     const { rt } = await started((rt) => {
-      q = queue({ name: 'events', runtime: rt, retries: { max: 1, baseDelay: 1, jitter: 0 }, handler: async (ctx) => {
-        if (ctx.attempt === 1) throw new Error('once')
-        return 'done'
-      } })
+      q = queue({
+        name: 'events',
+        runtime: rt,
+        retries: { max: 1, baseDelay: 1, jitter: 0 },
+        handler: async (ctx) => {
+          if (ctx.attempt === 1) throw new Error('once')
+          return 'done'
+        },
+      })
     })
-    for (const e of ['added', 'active', 'completed', 'failed', 'retrying'] as const) rt.on(e, () => seen.push(e))
+    for (const e of ['added', 'active', 'completed', 'failed', 'retrying'] as const)
+      rt.on(e, () => seen.push(e))
     await q.add({})
     await waitFor(() => seen.includes('completed'))
     expect(seen).toEqual(['added', 'active', 'retrying', 'active', 'completed'])
@@ -298,8 +323,12 @@ describe('queue API', () => {
 describe('bad input gets a typed error and changes nothing', () => {
   it('rejects lockTtlMs <= heartbeatMs and warns once under 3 x heartbeatMs', () => {
     const rt = new OqronRuntime()
-    expect(() => queue({ name: 'x', runtime: rt, heartbeatMs: 5_000, lockTtlMs: 5_000 })).toThrow(OqronConfigError)
-    expect(() => queue({ name: 'x', runtime: rt, heartbeatMs: 5_000, lockTtlMs: 5_000 })).toThrow(/must be greater than heartbeatMs/)
+    expect(() => queue({ name: 'x', runtime: rt, heartbeatMs: 5_000, lockTtlMs: 5_000 })).toThrow(
+      OqronConfigError,
+    )
+    expect(() => queue({ name: 'x', runtime: rt, heartbeatMs: 5_000, lockTtlMs: 5_000 })).toThrow(
+      /must be greater than heartbeatMs/,
+    )
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
     queue({ name: 'tight', runtime: rt, heartbeatMs: 5_000, lockTtlMs: 10_000 })
     worker({ topic: 'tight', runtime: rt, heartbeatMs: 5_000, lockTtlMs: 10_000, handler: async () => {} })
@@ -316,9 +345,13 @@ describe('bad input gets a typed error and changes nothing', () => {
     const rt = new OqronRuntime()
     queue({ name: 'dup', runtime: rt, handler: async () => {} })
     expect(() => queue({ name: 'dup', runtime: rt })).toThrow(DuplicateDefinitionError)
-    expect(() => worker({ topic: 'dup', runtime: rt, handler: async () => {} })).toThrow(DuplicateDefinitionError)
+    expect(() => worker({ topic: 'dup', runtime: rt, handler: async () => {} })).toThrow(
+      DuplicateDefinitionError,
+    )
     worker({ topic: 'only-worker', runtime: rt, handler: async () => {} })
-    expect(() => worker({ topic: 'only-worker', runtime: rt, handler: async () => {} })).toThrow(DuplicateDefinitionError)
+    expect(() => worker({ topic: 'only-worker', runtime: rt, handler: async () => {} })).toThrow(
+      DuplicateDefinitionError,
+    )
     expect(() => worker({ topic: 'w', runtime: rt } as never)).toThrow(/handler must be a function/)
   })
 
@@ -330,11 +363,12 @@ describe('bad input gets a typed error and changes nothing', () => {
     const cyclic: Record<string, unknown> = { a: 1 }
     cyclic.self = cyclic
     const bad = [cyclic, { n: 10n }, { fn: () => 1 }, { m: new Map() }, { x: Number.NaN }, [1, [Symbol('s')]]]
-    for (const data of bad) await expect(q.add(data, { jobId: 'bad' })).rejects.toBeInstanceOf(UnserializableDataError)
+    for (const data of bad)
+      await expect(q.add(data, { jobId: 'bad' })).rejects.toBeInstanceOf(UnserializableDataError)
     await expect(q.add({ n: 1n })).rejects.toThrow(/data\.n is a BigInt/)
-    await expect(q.addBulk([{ data: { ok: 1 }, options: { jobId: 'good' } }, { data: { f: () => 1 } }])).rejects.toThrow(
-      /\[1\]\.data\.f is a function/,
-    )
+    await expect(
+      q.addBulk([{ data: { ok: 1 }, options: { jobId: 'good' } }, { data: { f: () => 1 } }]),
+    ).rejects.toThrow(/\[1\]\.data\.f is a function/)
     expect(await mgr.getJob('bad')).toBeNull()
     expect(await mgr.getJob('good')).toBeNull()
     expect((await mgr.listJobs({ queue: 'ser' })).jobs).toEqual([])
@@ -358,8 +392,12 @@ describe('bad input gets a typed error and changes nothing', () => {
 
   it('init() checks its options before touching anything', async () => {
     const rt = new OqronRuntime()
-    await expect(rt.init({ adapters: memoryAdapter(), project: 'bad name!' })).rejects.toBeInstanceOf(OqronConfigError)
-    await expect(rt.init({ adapters: memoryAdapter(), shutdown: { timeoutMs: -1 } })).rejects.toThrow(/timeoutMs/)
+    await expect(rt.init({ adapters: memoryAdapter(), project: 'bad name!' })).rejects.toBeInstanceOf(
+      OqronConfigError,
+    )
+    await expect(rt.init({ adapters: memoryAdapter(), shutdown: { timeoutMs: -1 } })).rejects.toThrow(
+      /timeoutMs/,
+    )
     await expect(rt.init({})).rejects.toThrow(/No adapters/)
     expect(rt.isRunning).toBe(false)
   })
@@ -370,8 +408,20 @@ describe('bad input gets a typed error and changes nothing', () => {
     const b = new OqronRuntime()
     runtimes.push(a, b)
     const qa = queue({ name: 'same', runtime: a })
-    await a.init({ adapters, project: 'shop', environment: 'production', logger: quiet, shutdown: { signals: false } })
-    await b.init({ adapters, project: 'shop', environment: 'staging', logger: quiet, shutdown: { signals: false } })
+    await a.init({
+      adapters,
+      project: 'shop',
+      environment: 'production',
+      logger: quiet,
+      shutdown: { signals: false },
+    })
+    await b.init({
+      adapters,
+      project: 'shop',
+      environment: 'staging',
+      logger: quiet,
+      shutdown: { signals: false },
+    })
     await qa.add({}, { jobId: 'ns-1' })
     expect(await OqronManager.from(a.getConfig()).getJob('ns-1')).not.toBeNull()
     expect(await OqronManager.from(b.getConfig()).getJob('ns-1')).toBeNull()

@@ -1,5 +1,5 @@
-import type { JobRecord } from '../job.js'
 import { ShutdownError } from '../errors.js'
+import type { JobRecord } from '../job.js'
 import { sleep } from '../timers.js'
 import { JobRun } from './run-job.js'
 import { StallDetector } from './stall-detector.js'

@@ -47,14 +47,24 @@ export class HeartbeatWorker {
       } else {
         this.stop()
         this.engine.staleWrites++
-        events.emit('lease-lost', { jobId: this.jobId, queue: this.queue, workerId, reason: 'renewal rejected' })
+        events.emit('lease-lost', {
+          jobId: this.jobId,
+          queue: this.queue,
+          workerId,
+          reason: 'renewal rejected',
+        })
         this.controller.abort(new LeaseLostError(this.jobId))
       }
     } catch (error) {
       events.emit('error', { error, where: `heartbeat of job ${this.jobId}` })
       if (Date.now() - this.lastRenewed >= this.lockTtlMs) {
         this.stop()
-        events.emit('lease-lost', { jobId: this.jobId, queue: this.queue, workerId, reason: 'renewals failed' })
+        events.emit('lease-lost', {
+          jobId: this.jobId,
+          queue: this.queue,
+          workerId,
+          reason: 'renewals failed',
+        })
         this.controller.abort(new LeaseLostError(this.jobId, 'its lease could not be renewed for lockTtlMs'))
       }
     } finally {

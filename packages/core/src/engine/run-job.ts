@@ -7,7 +7,10 @@ import type { ConsumerDefinition, EngineContext, JobContext, LogLevel } from './
 
 export function toJobError(error: unknown): JobError {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack }
-  return { name: 'Error', message: typeof error === 'string' ? error : JSON.stringify(error) ?? String(error) }
+  return {
+    name: 'Error',
+    message: typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error)),
+  }
 }
 
 /**
@@ -56,7 +59,10 @@ export class JobRun {
     } else {
       // At-most-once: no renewals. Past lockTtlMs any node may fail the job as "worker lost", so stop here too.
       this.deadline = engine.timers.setTimeout(
-        () => this.abort(new LeaseLostError(job.id, 'it ran past lockTtlMs without a heartbeat (guaranteedWorker: false)')),
+        () =>
+          this.abort(
+            new LeaseLostError(job.id, 'it ran past lockTtlMs without a heartbeat (guaranteedWorker: false)'),
+          ),
         options.lockTtlMs,
       )
     }
@@ -138,7 +144,12 @@ export class JobRun {
       job,
       progress: (pct: number, label?: string) => {
         const value = Math.max(0, Math.min(100, Number.isFinite(pct) ? pct : 0))
-        engine.events.emit('progress', { jobId: job.id, queue: job.queue, progress: value, label: label ?? null })
+        engine.events.emit('progress', {
+          jobId: job.id,
+          queue: job.queue,
+          progress: value,
+          label: label ?? null,
+        })
         return guard(() => broker.progress(engine.ns, job.id, this.token, value, label ?? null))
       },
       log: (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
@@ -151,7 +162,12 @@ export class JobRun {
           }
         }
         return guard(() =>
-          broker.log(engine.ns, job.id, this.token, { at: 0, event: 'log', workerId: engine.workerId, detail }),
+          broker.log(engine.ns, job.id, this.token, {
+            at: 0,
+            event: 'log',
+            workerId: engine.workerId,
+            detail,
+          }),
         )
       },
       discard: () => {

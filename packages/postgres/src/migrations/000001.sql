@@ -33,8 +33,9 @@ create function {{schema}}.entry(event text, worker_id text, detail text) return
       'at', {{schema}}.ms(now()), 'event', event, 'workerId', worker_id, 'detail', detail))
   $$;
 
--- Insertion order. A FIFO job sorts by +seq, a LIFO job by -seq, so inside one priority every LIFO job
--- goes before every FIFO job, newest LIFO first: the "push to the front" order users know from BullMQ.
+-- Delivery order inside one priority. A job that becomes ready goes to the back (`ord = +nextval`) or to
+-- the front (`ord = -nextval`: LIFO jobs, released and stalled jobs), the deque order users know from
+-- BullMQ and that the memory adapter keeps.
 create sequence {{schema}}.job_seq as bigint;
 
 create table {{schema}}.jobs (
@@ -43,7 +44,9 @@ create table {{schema}}.jobs (
   queue           text        not null,
   -- waiting | delayed | active | completed | failed | cancelled | stalled | paused
   status          text        not null,
+  -- insertion order, the keyset of listJobs
   seq             bigint      not null,
+  -- delivery order inside a priority while waiting or stalled, see job_seq
   ord             bigint      not null,
   data            jsonb,
   result          jsonb,
@@ -68,9 +71,11 @@ create table {{schema}}.jobs (
 ) with (fillfactor = 80);
 -- fillfactor leaves room on each page for HOT updates (renew, progress, log change no indexed column).
 
--- Claim, hot arm: the next waiting jobs of one queue in delivery order. Partial, so it holds only the
--- jobs that are waiting and stays small however many finished jobs the table keeps.
-create index jobs_claim on {{schema}}.jobs (ns, queue, priority desc, ord) where status = 'waiting';
+-- Claim, hot arm: the next ready jobs of one queue in delivery order. `stalled` is a recovered job waiting
+-- to be claimed again. Partial, so it holds only ready jobs and stays small however many finished jobs
+-- the table keeps.
+create index jobs_claim on {{schema}}.jobs (ns, queue, priority desc, ord)
+  where status in ('waiting', 'stalled');
 
 -- Claim, delayed arm, and the next-due lookup of waitForWork: delayed jobs by due time.
 create index jobs_delayed on {{schema}}.jobs (ns, queue, run_at) where status = 'delayed';

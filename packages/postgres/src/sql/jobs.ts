@@ -48,9 +48,8 @@ ins as (
     (r.j ->> 'guaranteed')::boolean,
     now() + greatest(r.delay_ms, 0) * interval '1 millisecond',
     case
-      when r.disabled then jsonb_build_array({{schema}}.entry('added', null, null), {{schema}}.entry('held', null, null))
-      when r.delay_ms > 0 then jsonb_build_array({{schema}}.entry('added', null, null),
-        {{schema}}.entry('delayed', null, r.delay_ms::bigint::text || 'ms'))
+      when r.disabled then jsonb_build_array({{schema}}.entry('added', null, null),
+        {{schema}}.entry('held', null, 'module disabled'))
       else jsonb_build_array({{schema}}.entry('added', null, null))
     end
   from rows r
@@ -70,14 +69,16 @@ select ins.*, (select count(*) from woken) from ins
 `
 
 /**
- * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement.
+ * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement. $6, if not
+ * null, is the consumer's guarantee, stored on each claimed job.
  *
  * Two arms, each an ordered index range read with `for update skip locked`, so concurrent claimers
- * never wait on each other and never get the same row: waiting jobs in delivery order (priority desc,
- * then `ord`), and delayed jobs whose `run_at` has come (by run_at). Reading delayed jobs from their
- * own index keeps a long tail of future jobs out of the hot path. The union is cut to $3 in delivery
- * order; rows of an arm that were locked but not picked are unlocked at commit, a moment later.
- * A paused or disabled queue gives [] (a one-time filter, evaluated once per call).
+ * never wait on each other and never get the same row: ready jobs (waiting or stalled) in delivery
+ * order (priority desc, then `ord`), and delayed jobs whose `run_at` has come, by run_at. Reading
+ * delayed jobs from their own index keeps a long tail of future jobs out of the hot path. A due
+ * delayed job joins its priority at the back as if promoted now (a LIFO one at the front). The union
+ * is cut to $3 in that order; rows of an arm that were locked but not picked are unlocked at commit,
+ * a moment later. A paused or disabled queue gives [] (a one-time filter, evaluated once per call).
  */
 export const CLAIM = `
 with gate as (
@@ -85,14 +86,18 @@ with gate as (
   where q.ns = $1::text and q.queue = $2::text and (q.paused or q.disabled)
 ),
 w as (
-  select j.id, j.priority, j.ord from {{schema}}.jobs j
-  where j.ns = $1::text and j.queue = $2::text and j.status = 'waiting' and not exists (select 1 from gate)
+  select j.id, j.priority, 1 as grp, j.ord::float8 as k from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = $2::text and j.status in ('waiting', 'stalled')
+    and not exists (select 1 from gate)
   order by j.priority desc, j.ord
   limit $3::int
   for update skip locked
 ),
 d as (
-  select j.id, j.priority, j.ord from {{schema}}.jobs j
+  select j.id, j.priority,
+    case when j.lifo then 0 else 2 end as grp,
+    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k
+  from {{schema}}.jobs j
   where j.ns = $1::text and j.queue = $2::text and j.status = 'delayed' and j.run_at <= now()
     and not exists (select 1 from gate)
   order by j.run_at
@@ -100,8 +105,9 @@ d as (
   for update skip locked
 ),
 picked as (
-  select c.id from (select * from w union all select * from d) c
-  order by c.priority desc, c.ord
+  select c.id, row_number() over (order by c.priority desc, c.grp, c.k) as pos
+  from (select * from w union all select * from d) c
+  order by c.priority desc, c.grp, c.k
   limit $3::int
 )
 update {{schema}}.jobs j set
@@ -111,10 +117,13 @@ update {{schema}}.jobs j set
   lock_expires_at = now() + $5::float8 * interval '1 millisecond',
   attempts = j.attempts + 1,
   started_at = now(),
-  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('active', $4::text, null), {{lim}})
+  finished_at = null,
+  guaranteed = coalesce($6::boolean, j.guaranteed),
+  timeline = {{schema}}.push_timeline(j.timeline,
+    {{schema}}.entry('active', $4::text, 'attempt ' || (j.attempts + 1)), {{lim}})
 from picked p
 where j.ns = $1::text and j.id = p.id
-returning {{job}}
+returning {{job}}, p.pos
 `
 
 /**
@@ -157,12 +166,15 @@ where j.ns = $1::text and j.id = $2::text
 returning 1
 `
 
-/** Complete with result $4 (JSON text). The lease (token, worker, expiry) is cleared. */
+/**
+ * Complete with result $4 (JSON text). Token and expiry are cleared; `worker_id` stays as the last worker
+ * that held the job, for the audit trail (as when a job fails for good or is cancelled).
+ */
 export const COMPLETE = `
 update {{schema}}.jobs j set
   status = 'completed',
   result = $4::text::jsonb,
-  token = null, worker_id = null, lock_expires_at = null,
+  token = null, lock_expires_at = null,
   finished_at = now(),
   timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
 where j.ns = $1::text and j.id = $2::text
@@ -179,11 +191,16 @@ with f as (
   update {{schema}}.jobs j set
     status = case when $5::float8 is null then 'failed' when $5::float8 > 0 then 'delayed' else 'waiting' end,
     error = $4::text::jsonb,
-    token = null, worker_id = null, lock_expires_at = null,
+    token = null, lock_expires_at = null,
+    worker_id = case when $5::float8 is null then j.worker_id end,
     finished_at = case when $5::float8 is null then now() end,
     run_at = case when $5::float8 is null then j.run_at else now() + $5::float8 * interval '1 millisecond' end,
-    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry(
-      case when $5::float8 is null then 'failed' else 'retrying' end, j.worker_id, $4::text::jsonb ->> 'message'), {{lim}})
+    ord = case when $5::float8 is null then j.ord
+      else case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq') end,
+    timeline = {{schema}}.push_timeline(j.timeline, case when $5::float8 is null
+      then {{schema}}.entry('failed', j.worker_id, $4::text::jsonb ->> 'message')
+      else {{schema}}.entry('retrying', j.worker_id,
+        ($4::text::jsonb ->> 'message') || '; next attempt in ' || $5::float8 || ' ms') end, {{lim}})
   where j.ns = $1::text and j.id = $2::text
     and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
   returning j.queue, j.status
@@ -194,7 +211,10 @@ select f.status, (select pg_notify({{channel}},
 from f
 `
 
-/** Give the job back at once (graceful shutdown): the attempt is not counted, consumers are woken. */
+/**
+ * Give the job back at once (graceful shutdown) at the front of its priority: the attempt is not
+ * counted, consumers are woken.
+ */
 export const RELEASE = `
 with r as (
   update {{schema}}.jobs j set
@@ -202,6 +222,7 @@ with r as (
     token = null, worker_id = null, lock_expires_at = null,
     attempts = greatest(j.attempts - 1, 0),
     run_at = now(),
+    ord = -nextval('{{schema}}.job_seq'),
     timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('released', j.worker_id, null), {{lim}})
   where j.ns = $1::text and j.id = $2::text
     and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
@@ -214,8 +235,9 @@ from r
 /**
  * Stall scan of queue $2: at most $4 active jobs whose lease expired by the server's clock, read from
  * the partial `jobs_active` index by expiry and locked `skip locked`, so scans from every node at once
- * split the work and each expired lease is acted on once. Guaranteed jobs count the stall and go back
- * to `waiting` (failed as poison past $3 stalls); at-most-once jobs fail as "worker lost".
+ * split the work and each expired lease is acted on once. Guaranteed jobs count the stall and become
+ * `stalled` at the front of their priority (claims take them like waiting jobs); past $3 stalls they
+ * fail as poison. At-most-once jobs fail as "worker lost" and are never re-run.
  */
 export const RECOVER_STALLED = `
 with s as (
@@ -227,31 +249,38 @@ with s as (
 ),
 u as (
   update {{schema}}.jobs j set
-    status = case when j.guaranteed and j.stalled_count + 1 <= $3::int then 'waiting' else 'failed' end,
+    status = case when j.guaranteed and j.stalled_count + 1 <= $3::int then 'stalled' else 'failed' end,
     stalled_count = j.stalled_count + case when j.guaranteed then 1 else 0 end,
-    token = null, worker_id = null, lock_expires_at = null,
+    token = null, lock_expires_at = null,
+    worker_id = case when j.guaranteed and j.stalled_count + 1 <= $3::int then null else j.worker_id end,
     run_at = case when j.guaranteed and j.stalled_count + 1 <= $3::int then now() else j.run_at end,
+    ord = case when j.guaranteed and j.stalled_count + 1 <= $3::int
+      then -nextval('{{schema}}.job_seq') else j.ord end,
     finished_at = case when j.guaranteed and j.stalled_count + 1 <= $3::int then null else now() end,
     error = case
-      when not j.guaranteed then jsonb_build_object('name', 'WorkerLostError', 'message',
-        'The worker running this at-most-once job stopped renewing its lease; it is not retried.')
-      when j.stalled_count + 1 > $3::int then jsonb_build_object('name', 'StalledJobError', 'message',
-        'The job stalled more than ' || $3::int || ' times (maxStalledCount) and failed as a poison job.')
+      when not j.guaranteed then jsonb_build_object('name', 'WorkerLostError',
+        'message', 'worker lost: the lease expired before the job settled')
+      when j.stalled_count + 1 > $3::int then jsonb_build_object('name', 'StalledJobError',
+        'message', 'job stalled ' || (j.stalled_count + 1) || ' times (maxStalledCount ' || $3::int
+          || '); failed as poison')
       else j.error
     end,
     timeline = case
-      when not j.guaranteed then {{schema}}.push_timeline(j.timeline, {{schema}}.entry('worker-lost', j.worker_id, null), {{lim}})
+      when not j.guaranteed then {{schema}}.push_timeline(j.timeline,
+        {{schema}}.entry('worker-lost', j.worker_id, 'at-most-once job not re-run'), {{lim}})
       when j.stalled_count + 1 > $3::int then {{schema}}.push_timeline({{schema}}.push_timeline(j.timeline,
-        {{schema}}.entry('stalled', j.worker_id, null), {{lim}}),
-        {{schema}}.entry('failed', null, 'stalled more than ' || $3::int || ' times'), {{lim}})
-      else {{schema}}.push_timeline(j.timeline, {{schema}}.entry('stalled', j.worker_id, null), {{lim}})
+        {{schema}}.entry('stalled', j.worker_id, 'stall ' || (j.stalled_count + 1)), {{lim}}),
+        {{schema}}.entry('failed', null, 'job stalled ' || (j.stalled_count + 1) || ' times (maxStalledCount '
+          || $3::int || '); failed as poison'), {{lim}})
+      else {{schema}}.push_timeline(j.timeline,
+        {{schema}}.entry('stalled', j.worker_id, 'stall ' || (j.stalled_count + 1)), {{lim}})
     end
   from s
   where j.ns = $1::text and j.id = s.id
   returning {{job}}
 )
 select u.*, (select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', $2::text, 'd', 0)::text)
-  where exists (select 1 from u where u.status = 'waiting')) is null
+  where exists (select 1 from u where u.status = 'stalled')) is null
 from u
 `
 
@@ -264,7 +293,7 @@ export const CANCEL = `
 with c as (
   update {{schema}}.jobs j set
     status = 'cancelled',
-    token = null, worker_id = null, lock_expires_at = null,
+    token = null, lock_expires_at = null,
     finished_at = now(),
     timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('cancelled', j.worker_id, null), {{lim}})
   where j.ns = $1::text and j.id = $2::text and j.status not in ('completed', 'failed', 'cancelled')
@@ -274,15 +303,18 @@ select c.*, pg_notify({{channel}}, json_build_object('t', 'c', 'n', $1::text, 'i
 from c
 `
 
-/** Move a failed or cancelled job back to `waiting`, attempts and stall count reset, and wake consumers. */
+/**
+ * Move a failed or cancelled job back to `waiting` (the back of its priority; LIFO at the front), with
+ * attempts, stall count and error reset, and wake consumers.
+ */
 export const RETRY = `
 with r as (
   update {{schema}}.jobs j set
     status = 'waiting',
-    attempts = 0, stalled_count = 0,
-    result = null, progress = 0, progress_label = null,
-    finished_at = null, started_at = null,
+    attempts = 0, stalled_count = 0, error = null,
+    finished_at = null, worker_id = null,
     run_at = now(),
+    ord = case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq'),
     timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('retried', null, null), {{lim}})
   where j.ns = $1::text and j.id = $2::text and j.status in ('failed', 'cancelled')
   returning {{job}}

@@ -167,6 +167,7 @@ export const RESUME_HELD = `
 with r as (
   update {{schema}}.jobs j set
     status = case when j.run_at > clock_timestamp() then 'delayed' else 'waiting' end,
+    ord = case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq'),
     timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('resumed', null, null), {{lim}})
   where j.ns = $1::text and j.queue = $2::text and j.status = 'paused'
   returning 1
