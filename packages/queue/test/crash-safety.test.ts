@@ -46,7 +46,14 @@ describe('two runtimes on one memory adapter', () => {
     timersA.freeze()
     const frozenAt = Date.now()
 
-    queue({ ...opts, runtime: b, handler: async () => (runsOnB++, 'from B') })
+    queue({
+      ...opts,
+      runtime: b,
+      handler: async () => {
+        runsOnB++
+        return 'from B'
+      },
+    })
     await b.init({ adapters, logger: quiet, workerId: 'B', shutdown: { signals: false } })
     const mgr = OqronManager.from(b.getConfig())
     const done = await waitFor(
