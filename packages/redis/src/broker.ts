@@ -1,0 +1,559 @@
+import { randomUUID } from 'node:crypto'
+import {
+  AdapterError,
+  type AddResult,
+  type BrokerAdapter,
+  type ClaimRequest,
+  type DisabledBehavior,
+  type FailRequest,
+  type JobRecord,
+  type NewJob,
+  OqronConfigError,
+  type RenewOutcome,
+  type StallOutcome,
+  type StallScanRequest,
+  type TimelineEntry,
+  type TimelineEvent,
+} from '@oqronkit/core'
+import { type Backend, guard } from './backend.js'
+import { decodeJob, type RawJob, toJson } from './codec.js'
+
+/** Priorities share a 53-bit sort score with the order inside a priority, so they are bounded. */
+export const MAX_PRIORITY = 2 ** 20
+
+const BEHAVIORS: ReadonlySet<DisabledBehavior> = new Set(['hold', 'skip', 'reject'])
+
+interface PreparedJob {
+  job: NewJob
+  dataJson: string
+  delayMs: number
+}
+
+function prepare(job: NewJob): PreparedJob {
+  if (typeof job.id !== 'string' || job.id === '') {
+    throw new OqronConfigError('Job id must be a non-empty string.', { field: 'id' })
+  }
+  if (typeof job.queue !== 'string' || job.queue === '') {
+    throw new OqronConfigError(`Job ${job.id}: queue must be a non-empty string.`, { field: 'queue' })
+  }
+  if (!Number.isInteger(job.priority) || Math.abs(job.priority) > MAX_PRIORITY) {
+    throw new OqronConfigError(
+      `Job ${job.id}: priority must be an integer between -${MAX_PRIORITY} and ${MAX_PRIORITY}, got ${job.priority}.`,
+      { field: 'priority' },
+    )
+  }
+  const delay = job.delayMs ?? 0
+  if (!Number.isFinite(delay) || delay < 0) {
+    throw new OqronConfigError(`Job ${job.id}: delayMs must be a finite number >= 0, got ${delay}.`, {
+      field: 'delayMs',
+    })
+  }
+  if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
+    throw new OqronConfigError(
+      `Job ${job.id}: maxAttempts must be an integer >= 1, got ${job.maxAttempts}.`,
+      {
+        field: 'maxAttempts',
+      },
+    )
+  }
+  if (!BEHAVIORS.has(job.disabledBehavior)) {
+    throw new OqronConfigError(
+      `Job ${job.id}: disabledBehavior must be 'hold', 'skip' or 'reject', got ${String(job.disabledBehavior)}.`,
+      { field: 'disabledBehavior' },
+    )
+  }
+  return { job, dataJson: toJson(job.data), delayMs: Math.ceil(delay) }
+}
+
+/** The record `add` stored, built from what the script returned instead of reading it back. */
+function storedRecord(p: PreparedJob, held: boolean, createdAt: number): JobRecord {
+  const { job, delayMs } = p
+  const status = held ? 'paused' : delayMs > 0 ? 'delayed' : 'waiting'
+  const event: TimelineEvent = held ? 'held' : delayMs > 0 ? 'delayed' : 'added'
+  return {
+    id: job.id,
+    queue: job.queue,
+    status,
+    data: JSON.parse(p.dataJson),
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: job.maxAttempts,
+    stalledCount: 0,
+    progress: 0,
+    progressLabel: null,
+    priority: job.priority,
+    lifo: job.lifo,
+    guaranteed: job.guaranteed,
+    workerId: null,
+    token: null,
+    lockExpiresAt: null,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+    runAt: createdAt + delayMs,
+    timeline: [{ at: createdAt, event }],
+  }
+}
+
+/**
+ * Tokens end with `:<queue>`. Fenced calls carry an id and a token but no queue; reading the queue from the
+ * token lets each of them be one script call on the queue's slot, with no index lookup on the hot path.
+ * A token naming the wrong queue just fails the fence, as any stale token does.
+ */
+function queueOfToken(token: string): string | null {
+  const at = typeof token === 'string' ? token.indexOf(':') : -1
+  return at < 0 ? null : token.slice(at + 1)
+}
+
+type AddReply =
+  | [outcome: 'created' | 'held', createdAt: number, ord: number]
+  | [outcome: 'duplicate', job: RawJob]
+  | [outcome: 'skipped' | 'rejected']
+  | [outcome: 'other', queue: string]
+
+export class RedisBroker implements BrokerAdapter {
+  private readonly registeredQueues = new Set<string>()
+
+  constructor(
+    private readonly b: Backend,
+    private readonly addBatchSize: number,
+  ) {}
+
+  async add(ns: string, job: NewJob): Promise<AddResult> {
+    const [result] = await this.addBulk(ns, [job])
+    return result!
+  }
+
+  async addBulk(ns: string, jobs: NewJob[]): Promise<AddResult[]> {
+    const prepared = jobs.map(prepare)
+    if (prepared.length === 0) return []
+    return guard('add', async () => {
+      await this.registerQueues(ns, prepared)
+      const results: AddResult[] = new Array(prepared.length)
+      // An id repeated within one call goes to a later round, so each round stores distinct ids and the
+      // repeat sees the first as a duplicate, as if added one after the other.
+      let pending = prepared.map((_, i) => i)
+      while (pending.length > 0) {
+        const seen = new Set<string>()
+        const round: number[] = []
+        const later: number[] = []
+        for (const i of pending) {
+          const id = prepared[i]!.job.id
+          if (seen.has(id)) later.push(i)
+          else {
+            seen.add(id)
+            round.push(i)
+          }
+        }
+        await this.addRound(ns, prepared, round, results)
+        pending = later
+      }
+      return results
+    })
+  }
+
+  private async registerQueues(ns: string, jobs: PreparedJob[]): Promise<void> {
+    const fresh = new Set<string>()
+    for (const { job } of jobs) {
+      if (!this.registeredQueues.has(`${ns}\u0000${job.queue}`)) fresh.add(job.queue)
+    }
+    if (fresh.size === 0) return
+    await this.b.client.sadd(this.b.ns(ns).queues, ...fresh)
+    for (const queue of fresh) this.registeredQueues.add(`${ns}\u0000${queue}`)
+  }
+
+  private async addRound(
+    ns: string,
+    jobs: PreparedJob[],
+    round: number[],
+    results: AddResult[],
+  ): Promise<void> {
+    let toStore = round
+    if (this.b.clusterMode) {
+      // On Cluster the index key lives in another slot than the queue: claim the id in it first, so a
+      // stored job is always findable by id. A crash in between leaves an entry without a job, which
+      // reads as "no such job" and is taken over by the next add.
+      const decided = await Promise.all(round.map((i) => this.claimId(ns, jobs[i]!.job)))
+      toStore = round.filter((i, n) => {
+        const duplicate = decided[n]
+        if (duplicate) results[i] = duplicate
+        return !duplicate
+      })
+    }
+    const byQueue = new Map<string, number[]>()
+    for (const i of toStore) {
+      const queue = jobs[i]!.job.queue
+      const list = byQueue.get(queue)
+      if (list) list.push(i)
+      else byQueue.set(queue, [i])
+    }
+    const calls: Promise<void>[] = []
+    for (const [queue, indexes] of byQueue) {
+      for (let start = 0; start < indexes.length; start += this.addBatchSize) {
+        calls.push(this.store(ns, queue, jobs, indexes.slice(start, start + this.addBatchSize), results))
+      }
+    }
+    await Promise.all(calls)
+  }
+
+  /** Runs the add script for jobs of one queue and records each outcome. */
+  private async store(
+    ns: string,
+    queue: string,
+    jobs: PreparedJob[],
+    indexes: number[],
+    results: AddResult[],
+    attempt = 0,
+  ): Promise<void> {
+    const k = this.b.queue(ns, queue)
+    const idIndex = this.b.clusterMode ? '' : this.b.ns(ns).idIndex
+    const args: (string | number)[] = [k.base, k.wake, queue, idIndex, indexes.length]
+    for (const i of indexes) {
+      const { job, dataJson, delayMs } = jobs[i]!
+      args.push(
+        job.id,
+        dataJson,
+        delayMs,
+        job.priority,
+        job.lifo ? 1 : 0,
+        job.maxAttempts,
+        job.guaranteed ? 1 : 0,
+        job.disabledBehavior,
+      )
+    }
+    const replies = (await this.b.run('add', [k.meta, k.wait, k.delayed, k.all], args)) as AddReply[]
+    const again: number[] = []
+    const dropped: string[] = []
+    await Promise.all(
+      replies.map(async (reply, n) => {
+        const i = indexes[n]!
+        switch (reply[0]) {
+          case 'created':
+          case 'held':
+            results[i] = {
+              outcome: reply[0],
+              job: storedRecord(jobs[i]!, reply[0] === 'held', Number(reply[1])),
+            }
+            return
+          case 'duplicate':
+            results[i] = { outcome: 'duplicate', job: decodeJob(reply[1])! }
+            return
+          case 'skipped':
+          case 'rejected':
+            results[i] = { outcome: reply[0], job: null }
+            if (this.b.clusterMode) dropped.push(jobs[i]!.job.id)
+            return
+          case 'other': {
+            // The id belongs to a job of another queue, or to a stale index entry.
+            const duplicate = await this.claimId(ns, jobs[i]!.job, reply[1])
+            if (duplicate) results[i] = duplicate
+            else again.push(i)
+            return
+          }
+        }
+      }),
+    )
+    if (dropped.length > 0) {
+      const ids = this.b.ns(ns).idIndex
+      await Promise.all(dropped.map((id) => this.b.run('indexDel', [ids + id], [queue])))
+    }
+    if (again.length > 0) {
+      if (attempt >= 5) {
+        throw new AdapterError(`Could not settle the id index for ${again.length} job(s): it keeps changing.`)
+      }
+      await this.store(ns, queue, jobs, again, results, attempt + 1)
+    }
+  }
+
+  /**
+   * Points the id index at `job.queue`, unless it names another queue that holds a job with this id: then
+   * that job is the duplicate. `stale` is an index value already seen to name another queue.
+   */
+  private async claimId(ns: string, job: NewJob, stale?: string): Promise<AddResult | null> {
+    const key = this.b.ns(ns).idIndex + job.id
+    let expected = ''
+    let current = stale
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (current === undefined) {
+        current = (await this.b.run('indexSet', [key], [job.queue, expected])) as string
+        if (current === '' || current === job.queue) return null
+      }
+      const existing = await this.readJob(ns, current, job.id)
+      if (existing) return { outcome: 'duplicate', job: existing }
+      expected = current
+      current = undefined
+    }
+    throw new AdapterError(`Could not settle the id index entry of job ${job.id}: it keeps changing.`)
+  }
+
+  private async readJob(ns: string, queue: string, id: string): Promise<JobRecord | null> {
+    const k = this.b.queue(ns, queue)
+    return decodeJob((await this.b.run('get', [k.job(id), k.timeline(id)], [])) as RawJob)
+  }
+
+  async claim(ns: string, queue: string, request: ClaimRequest): Promise<JobRecord[]> {
+    const { workerId, limit, leaseMs } = request
+    if (!Number.isInteger(limit) || limit < 0) {
+      throw new OqronConfigError(`claim limit must be an integer >= 0, got ${limit}.`, { field: 'limit' })
+    }
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new OqronConfigError(`claim leaseMs must be > 0, got ${leaseMs}.`, { field: 'leaseMs' })
+    }
+    if (limit === 0) return []
+    const k = this.b.queue(ns, queue)
+    return guard('claim', async () => {
+      const raw = (await this.b.run(
+        'claim',
+        [k.meta, k.wait, k.delayed, k.active],
+        [k.base, workerId, limit, Math.ceil(leaseMs), `${randomUUID()}.`, `:${queue}`],
+      )) as RawJob[]
+      return raw.map((job) => decodeJob(job)!)
+    })
+  }
+
+  async renew(ns: string, id: string, token: string, leaseMs: number): Promise<RenewOutcome> {
+    const queue = queueOfToken(token)
+    if (queue === null) return 'lost'
+    const k = this.b.queue(ns, queue)
+    return guard(
+      'renew',
+      async () =>
+        (await this.b.run('renew', [k.job(id), k.active], [id, token, Math.ceil(leaseMs)])) as RenewOutcome,
+    )
+  }
+
+  async progress(
+    ns: string,
+    id: string,
+    token: string,
+    progress: number,
+    label: string | null,
+  ): Promise<boolean> {
+    if (!Number.isFinite(progress) || progress < 0 || progress > 100) {
+      throw new OqronConfigError(`progress must be a number from 0 to 100, got ${progress}.`, {
+        field: 'progress',
+      })
+    }
+    const queue = queueOfToken(token)
+    if (queue === null) return false
+    const k = this.b.queue(ns, queue)
+    return guard('progress', async () => {
+      const args = [token, progress, label === null ? 0 : 1, label ?? '']
+      return (await this.b.run('progress', [k.job(id), k.timeline(id)], args)) === 1
+    })
+  }
+
+  async log(ns: string, id: string, token: string, entry: TimelineEntry): Promise<boolean> {
+    const queue = queueOfToken(token)
+    if (queue === null) return false
+    const k = this.b.queue(ns, queue)
+    return guard('log', async () => {
+      const args = [token, entry.event, entry.workerId ?? '', entry.detail ?? '']
+      return (await this.b.run('log', [k.job(id), k.timeline(id)], args)) === 1
+    })
+  }
+
+  async complete(ns: string, id: string, token: string, result: unknown): Promise<boolean> {
+    const queue = queueOfToken(token)
+    if (queue === null) return false
+    const k = this.b.queue(ns, queue)
+    const json = toJson(result)
+    return guard(
+      'complete',
+      async () =>
+        (await this.b.run('complete', [k.job(id), k.timeline(id), k.active], [k.base, id, token, json])) ===
+        1,
+    )
+  }
+
+  async fail(ns: string, id: string, token: string, request: FailRequest): Promise<boolean> {
+    const queue = queueOfToken(token)
+    if (queue === null) return false
+    const { error, retryDelayMs } = request
+    if (retryDelayMs !== null && (!Number.isFinite(retryDelayMs) || retryDelayMs < 0)) {
+      throw new OqronConfigError(`retryDelayMs must be null or a number >= 0, got ${retryDelayMs}.`, {
+        field: 'retryDelayMs',
+      })
+    }
+    const k = this.b.queue(ns, queue)
+    const stored = {
+      name: error.name,
+      message: error.message,
+      ...(error.stack ? { stack: error.stack } : {}),
+    }
+    return guard('fail', async () => {
+      const reply = await this.b.run(
+        'fail',
+        [k.job(id), k.timeline(id), k.active, k.wait, k.delayed, k.meta],
+        [
+          k.base,
+          id,
+          token,
+          JSON.stringify(stored),
+          error.message,
+          retryDelayMs === null ? '' : Math.ceil(retryDelayMs),
+          k.wake,
+        ],
+      )
+      return reply === 1
+    })
+  }
+
+  async release(ns: string, id: string, token: string): Promise<boolean> {
+    const queue = queueOfToken(token)
+    if (queue === null) return false
+    const k = this.b.queue(ns, queue)
+    return guard(
+      'release',
+      async () =>
+        (await this.b.run(
+          'release',
+          [k.job(id), k.timeline(id), k.active, k.wait, k.meta],
+          [k.base, id, token, k.wake],
+        )) === 1,
+    )
+  }
+
+  async recoverStalled(ns: string, queue: string, request: StallScanRequest): Promise<StallOutcome[]> {
+    const k = this.b.queue(ns, queue)
+    return guard('recoverStalled', async () => {
+      const raw = (await this.b.run(
+        'recoverStalled',
+        [k.meta, k.wait, k.active],
+        [k.base, request.maxStalledCount, request.limit, k.wake],
+      )) as [StallOutcome['action'], RawJob][]
+      return raw.map(([action, job]) => ({ action, job: decodeJob(job)! }))
+    })
+  }
+
+  async cancel(ns: string, id: string): Promise<{ job: JobRecord; cancelled: boolean } | null> {
+    return guard('cancel', async () => {
+      const queue = await this.b.queueOf(ns, id)
+      if (queue === null) return null
+      const k = this.b.queue(ns, queue)
+      const reply = (await this.b.run(
+        'cancel',
+        [k.job(id), k.timeline(id), k.wait, k.delayed, k.active],
+        [k.base, id, this.b.ns(ns).cancel],
+      )) as [] | [number, RawJob]
+      if (reply.length === 0) return null
+      return { cancelled: reply[0] === 1, job: decodeJob(reply[1])! }
+    })
+  }
+
+  async retry(ns: string, id: string): Promise<JobRecord | null> {
+    return guard('retry', async () => {
+      const queue = await this.b.queueOf(ns, id)
+      if (queue === null) return null
+      const k = this.b.queue(ns, queue)
+      const reply = (await this.b.run(
+        'retry',
+        [k.job(id), k.timeline(id), k.wait, k.meta],
+        [k.base, id, k.wake],
+      )) as [] | [number, RawJob]
+      return reply.length === 0 ? null : decodeJob(reply[1])
+    })
+  }
+
+  async pause(ns: string, queue: string): Promise<void> {
+    const k = this.b.queue(ns, queue)
+    await guard('pause', () => this.b.run('pause', [k.meta], [1, k.wake]))
+  }
+
+  async resume(ns: string, queue: string): Promise<void> {
+    const k = this.b.queue(ns, queue)
+    await guard('resume', () => this.b.run('pause', [k.meta], [0, k.wake]))
+  }
+
+  async isPaused(ns: string, queue: string): Promise<boolean> {
+    const k = this.b.queue(ns, queue)
+    return guard('isPaused', async () => (await this.b.client.hget(k.meta, 'paused')) === '1')
+  }
+
+  async setDisabled(ns: string, queue: string, disabled: boolean): Promise<void> {
+    const k = this.b.queue(ns, queue)
+    await guard('setDisabled', () =>
+      this.b.run(
+        'setDisabled',
+        [k.meta, k.wait, k.delayed, k.status('paused')],
+        [k.base, disabled ? 1 : 0, k.wake],
+      ),
+    )
+  }
+
+  async isDisabled(ns: string, queue: string): Promise<boolean> {
+    const k = this.b.queue(ns, queue)
+    return guard('isDisabled', async () => (await this.b.client.hget(k.meta, 'disabled')) === '1')
+  }
+
+  /**
+   * Waits on the queue's pub/sub channel (its own connection). A worker only waits after finding the queue
+   * empty, and the scripts publish when the wait set goes from empty to non-empty, on resume/enable, and when
+   * a delayed job becomes the earliest; the timer is cut to the next due time. Lost messages (a reconnect)
+   * become false wake-ups; if pub/sub is down the call still returns after `timeoutMs`. It never throws.
+   */
+  async waitForWork(ns: string, queue: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.b.closed) return
+    const k = this.b.queue(ns, queue)
+    const hub = this.b.wakeHub
+    let subscribed = false
+    try {
+      // A new subscription may have missed a publish since the caller's last claim: return so it claims again.
+      if (await hub.ensure(k.wake)) return
+      subscribed = true
+    } catch {
+      if (this.b.closed) return
+    }
+    if (signal.aborted) return
+    // Messages counted from before the peek: one that arrives while the peek is in flight is not lost.
+    const seen = hub.count(k.wake)
+    let waitMs = timeoutMs
+    try {
+      const [hasWork, dueInMs] = (await this.b.run('peek', [k.meta, k.wait, k.delayed], [])) as [
+        number,
+        number,
+      ]
+      if (hasWork === 1) return
+      if (dueInMs >= 0) waitMs = Math.min(waitMs, dueInMs + 1)
+    } catch {
+      // Redis unreachable: wait the full timeout, then the caller tries again.
+    }
+    if (signal.aborted || this.b.closed || hub.count(k.wake) !== seen) return
+    await new Promise<void>((resolve) => {
+      let stopListening = () => {}
+      const done = () => {
+        clearTimeout(timer)
+        stopListening()
+        signal.removeEventListener('abort', done)
+        this.b.waiters.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, waitMs))
+      timer.unref()
+      if (subscribed) {
+        try {
+          stopListening = hub.listen(k.wake, done)
+        } catch {
+          // unsubscribed meanwhile (closing): the timer or close() ends the wait
+        }
+      }
+      signal.addEventListener('abort', done, { once: true })
+      this.b.waiters.add(done)
+    })
+  }
+
+  async onCancel(ns: string, listener: (jobId: string) => void): Promise<() => Promise<void>> {
+    const channel = this.b.ns(ns).cancel
+    const hub = this.b.cancelHub
+    await guard('onCancel', () => hub.ensure(channel))
+    // '' is the hub's reconnect signal, not a job id (ids are never empty).
+    const stop = hub.listen(channel, (jobId) => {
+      if (jobId !== '') listener(jobId)
+    })
+    return async () => {
+      stop()
+      await hub.release(channel)
+    }
+  }
+}

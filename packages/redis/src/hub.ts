@@ -1,0 +1,131 @@
+import type { RedisClient } from './scripts.js'
+
+type Listener = (message: string) => void
+
+interface Channel {
+  listeners: Set<Listener>
+  /** Messages seen on the channel, plus one per reconnect (messages may have been missed then). */
+  count: number
+  /** Resolves once the server confirmed the subscription. */
+  subscribed: Promise<void>
+}
+
+/**
+ * One pub/sub connection shared by many channels and listeners. It carries no other command, so a slow or
+ * blocked subscriber never delays a heartbeat on the command connection. ioredis re-subscribes after a
+ * reconnect; since messages published during the outage are gone, every channel then gets a synthetic
+ * message (`count` moves, listeners run with `''`), which turns a possibly missed wake-up into a false one.
+ */
+export class ChannelHub {
+  private sub: RedisClient | null = null
+  private readonly channels = new Map<string, Channel>()
+  private everReady = false
+  private closed = false
+
+  constructor(private readonly connect: () => RedisClient) {}
+
+  private connection(): RedisClient {
+    if (this.sub) return this.sub
+    const sub = this.connect()
+    sub.on('error', () => {
+      // reconnects are ioredis' job; waiters fall back to their timeouts meanwhile
+    })
+    sub.on('message', (channel: string, message: string) => this.deliver(channel, message))
+    sub.on('ready', () => {
+      if (!this.everReady) {
+        this.everReady = true
+        return
+      }
+      // ioredis sent the re-SUBSCRIBEs before emitting 'ready'; a PING queued behind them answers once they
+      // are in force, so a waiter woken now cannot check for work before its channel is live again.
+      const wakeAll = () => {
+        for (const channel of this.channels.keys()) this.deliver(channel, '')
+      }
+      if (sub.isCluster) wakeAll()
+      else sub.ping().then(wakeAll, wakeAll)
+    })
+    this.sub = sub
+    return sub
+  }
+
+  private deliver(name: string, message: string): void {
+    const channel = this.channels.get(name)
+    if (!channel) return
+    channel.count++
+    for (const listener of [...channel.listeners]) listener(message)
+  }
+
+  /** Messages seen so far on `name` (0 if not subscribed). */
+  count(name: string): number {
+    return this.channels.get(name)?.count ?? 0
+  }
+
+  /**
+   * Subscribes to `name` if needed. Returns true when this call made the subscription (messages sent
+   * before it were not seen), false when it already existed.
+   */
+  async ensure(name: string): Promise<boolean> {
+    if (this.closed) throw new Error('closed')
+    const existing = this.channels.get(name)
+    if (existing) {
+      await existing.subscribed
+      return false
+    }
+    const sub = this.connection()
+    const channel: Channel = {
+      listeners: new Set(),
+      count: 0,
+      subscribed: sub.subscribe(name).then(() => undefined),
+    }
+    this.channels.set(name, channel)
+    try {
+      await channel.subscribed
+    } catch (error) {
+      if (this.channels.get(name) === channel && channel.listeners.size === 0) this.channels.delete(name)
+      throw error
+    }
+    return true
+  }
+
+  /** Adds a listener to a subscribed channel; returns its removal. */
+  listen(name: string, listener: Listener): () => void {
+    const channel = this.channels.get(name)
+    if (!channel) throw new Error(`not subscribed to ${name}`)
+    channel.listeners.add(listener)
+    return () => {
+      channel.listeners.delete(listener)
+    }
+  }
+
+  /** Unsubscribes from `name` when nobody listens any more. */
+  async release(name: string): Promise<void> {
+    const channel = this.channels.get(name)
+    if (!channel || channel.listeners.size > 0 || this.closed) return
+    this.channels.delete(name)
+    await this.sub?.unsubscribe(name).catch(() => undefined)
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.channels.clear()
+    const sub = this.sub
+    this.sub = null
+    if (sub) await closeClient(sub)
+  }
+}
+
+/** Closes a connection we created: QUIT when connected (bounded wait), else drop the socket. */
+export async function closeClient(client: RedisClient): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      client.quit().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000)
+        timer.unref()
+      }),
+    ])
+    clearTimeout(timer)
+  }
+  client.disconnect()
+}

@@ -1,0 +1,205 @@
+import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+import { afterAll, describe, expect, it, vi } from 'vitest'
+import { redisAdapter } from '../src/index.js'
+import { scriptSource } from '../src/scripts.js'
+import {
+  countKeys,
+  deleteKeys,
+  newJob,
+  REDIS_URL,
+  randomNs,
+  randomPrefix,
+  requireRedis,
+  sleep,
+} from './helpers.js'
+import { adapterSuite } from './suite.js'
+
+const available = await requireRedis(REDIS_URL)
+const prefix = randomPrefix('standalone')
+const admin = new Redis(REDIS_URL, { lazyConnect: true })
+admin.on('error', () => {})
+
+afterAll(async () => {
+  if (available) {
+    await deleteKeys(admin, prefix)
+    expect(await countKeys(admin, prefix)).toBe(0)
+  }
+  admin.disconnect()
+})
+
+describe.skipIf(!available)('redis adapter (standalone)', () => {
+  adapterSuite({ create: () => redisAdapter({ url: REDIS_URL }, { prefix }), admin: () => admin })
+})
+
+/** The adapter's connections to the server, found by the connection name given through redisOptions. */
+async function connectionsNamed(name: string): Promise<{ id: string; flags: string; cmd: string }[]> {
+  const list = (await admin.client('LIST')) as string
+  return list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => {
+      const field = (key: string) => new RegExp(`(?:^| )${key}=(\\S*)`).exec(line)?.[1] ?? ''
+      return { id: field('id'), flags: field('flags'), cmd: field('cmd') }
+    })
+}
+
+describe.skipIf(!available)('redis adapter: connections, settings and scripts', () => {
+  it('keeps every key of a queue under one hash tag, and ns/queue names escaped', async () => {
+    const ns = 'tag:{test}%'
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    await adapters.broker.add(ns, newJob({ queue: 'a:b}c' }))
+    const [c] = await adapters.broker.claim(ns, 'a:b}c', { workerId: 'w', limit: 1, leaseMs: 5_000 })
+    await adapters.broker.complete(ns, c!.id, c!.token!, 1)
+    await adapters.close()
+    const keys = await admin.keys(`${prefix}:{tag%3A%7Btest%7D%25:a%3Ab%7Dc}:*`)
+    expect(keys.length).toBeGreaterThanOrEqual(6)
+    const slots = new Set(await Promise.all(keys.map((k) => admin.cluster('KEYSLOT', k).catch(() => null))))
+    // CLUSTER KEYSLOT works on standalone servers that have cluster support compiled in (all 7.x).
+    if (!slots.has(null)) expect(slots.size).toBe(1)
+  })
+
+  it('warns once per server unless maxmemory-policy is noeviction, and tolerates CONFIG being disabled', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const [, original] = (await admin.config('GET', 'maxmemory-policy')) as string[]
+    try {
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru')
+      const first = redisAdapter({ url: REDIS_URL }, { prefix })
+      const second = redisAdapter({ url: REDIS_URL }, { prefix })
+      await first.open?.()
+      await second.open?.()
+      await first.close()
+      await second.close()
+      const warnings = warn.mock.calls.map((args) => String(args[0]))
+      expect(warnings.filter((w) => w.includes('maxmemory-policy'))).toHaveLength(1)
+      expect(warnings[0]).toContain('"allkeys-lru"')
+      expect(warnings[0]).toContain('noeviction')
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', original!)
+      warn.mockRestore()
+    }
+    // A managed Redis without CONFIG: the adapter reads INFO instead, and neither failing stops open().
+    const client = new Redis(REDIS_URL)
+    vi.spyOn(client, 'config').mockRejectedValue(new Error("ERR unknown command 'CONFIG'"))
+    const info = vi.spyOn(client, 'info')
+    const adapters = redisAdapter({ client }, { prefix })
+    await adapters.open?.()
+    expect(info).toHaveBeenCalledWith('memory')
+    info.mockRejectedValue(new Error('ERR unknown command'))
+    const again = redisAdapter({ client }, { prefix })
+    await expect(again.open?.()).resolves.toBeUndefined()
+    await adapters.close()
+    await again.close()
+    client.disconnect()
+  })
+
+  it('does not close a client it was given, but closes the pub/sub connections it made', async () => {
+    const name = `oq-owned-${Math.random().toString(36).slice(2, 8)}`
+    const client = new Redis(REDIS_URL, { connectionName: name })
+    const adapters = redisAdapter({ client }, { prefix })
+    const ns = randomNs()
+    await adapters.broker.waitForWork(ns, 'q', 1_000, new AbortController().signal)
+    const off = await adapters.broker.onCancel(ns, () => {})
+    expect(await connectionsNamed(name)).toHaveLength(3)
+    await off()
+    await adapters.close()
+    await vi.waitFor(async () => expect(await connectionsNamed(name)).toHaveLength(1))
+    expect(await client.ping()).toBe('PONG')
+    client.disconnect()
+  })
+
+  it('rejects a client with keyPrefix, which scripts cannot honour', () => {
+    const client = new Redis(REDIS_URL, { keyPrefix: 'x:', lazyConnect: true })
+    expect(() => redisAdapter({ client })).toThrow(/keyPrefix/)
+    client.disconnect()
+  })
+
+  it('survives killed connections: commands resume and a waiting worker is still woken', async () => {
+    const name = `oq-reconnect-${Math.random().toString(36).slice(2, 8)}`
+    const adapters = redisAdapter({ url: REDIS_URL, redisOptions: { connectionName: name } }, { prefix })
+    const other = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    const signal = new AbortController().signal
+    const heard: string[] = []
+    await adapters.broker.onCancel(ns, (id) => heard.push(id))
+    await adapters.broker.waitForWork(ns, 'q', 30_000, signal)
+    const waiting = adapters.broker.waitForWork(ns, 'q', 30_000, signal)
+    await sleep(50)
+    const before = await connectionsNamed(name)
+    expect(before).toHaveLength(3)
+    for (const connection of before) await admin.client('KILL', 'ID', connection.id)
+    // Reconnected: the waiter was woken (a message may have been lost) and may return early; never hangs.
+    await waiting
+    await vi.waitFor(async () => expect(await connectionsNamed(name)).toHaveLength(3), { timeout: 5_000 })
+    const again = adapters.broker.waitForWork(ns, 'q', 30_000, signal)
+    await sleep(50)
+    const started = performance.now()
+    const { job } = await other.broker.add(ns, newJob())
+    await again
+    expect(performance.now() - started).toBeLessThan(2_000)
+    const [claimed] = await adapters.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 5_000 })
+    expect(claimed!.id).toBe(job!.id)
+    await other.broker.cancel(ns, job!.id)
+    await vi.waitFor(() => expect(heard).toEqual([job!.id]))
+    await adapters.close()
+    await other.close()
+  })
+
+  it('ends a process by itself after close(): no connection or timer keeps it alive', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url))
+    const child = fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url))
+    const loader = fileURLToPath(new URL('./fixtures/lua-loader.mjs', import.meta.url))
+    const started = performance.now()
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null
+      stdout: string
+      stderr: string
+    }>((resolve) => {
+      const proc = execFile(
+        process.execPath,
+        ['--conditions=source', '--import', 'tsx', '--import', loader, child],
+        { cwd: root, env: { ...process.env, OQ_PREFIX: prefix }, timeout: 20_000 },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error ? (proc.exitCode ?? -1) : 0,
+            stdout: String(stdout),
+            stderr: String(stderr),
+          }),
+      )
+    })
+    expect(stderr).toBe('')
+    expect(stdout.trim()).toBe('closed')
+    expect(code).toBe(0)
+    expect(performance.now() - started).toBeLessThan(15_000)
+  })
+})
+
+describe('scripts', () => {
+  const dir = fileURLToPath(new URL('../src/commands/', import.meta.url))
+  const files = readdirSync(dir).filter((f) => f.endsWith('.lua'))
+
+  it('are one file per command named <name>-<numKeys>.lua, each documenting KEYS, ARGV and the return value', () => {
+    expect(files.length).toBeGreaterThanOrEqual(20)
+    for (const file of files) {
+      const match = /^([a-z-]+)-(\d+)\.lua$/.exec(file)
+      expect(match, file).not.toBeNull()
+      const source = readFileSync(dir + file, 'utf8')
+      const header = /^--\[\[([\s\S]*?)\]\]/.exec(source)?.[1] ?? ''
+      expect(header, file).toMatch(/KEYS\[1\]/)
+      expect(header, file).toMatch(/Returns/)
+      if (/ARGV\[/.test(source.slice(header.length))) expect(header, file).toMatch(/ARGV\[1\]/)
+      const used = [...source.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]))
+      expect(Math.max(...used), `${file} declares ${match![2]} keys`).toBe(Number(match![2]))
+    }
+  })
+
+  it('never use KEYS or SCAN (no O(n) key-space walks) and read time only from Redis', () => {
+    for (const file of files) {
+      const source = readFileSync(dir + file, 'utf8')
+      expect(source, file).not.toMatch(/redis\.call\(\s*'(KEYS|SCAN)'/i)
+    }
+    expect(scriptSource('claim')).toContain("redis.call('TIME')")
+  })
+})
