@@ -55,7 +55,9 @@ export class OqronManager {
     const outcome = await this.config.adapters.broker.cancel(this.ns, id)
     if (!outcome) throw new JobNotFoundError(id)
     // The broker notifies every node; the local abort saves the notification's hop when we run it here.
-    if (outcome.cancelled) this.config.runtime.abortCancelled(id)
+    if (outcome.cancelled && !this.config.runtime.abortCancelled(id)) {
+      this.config.runtime.events.emit('cancelled', { jobId: id, queue: outcome.job.queue })
+    }
     return outcome.cancelled
   }
 

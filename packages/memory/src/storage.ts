@@ -97,11 +97,23 @@ export class MemoryStorage implements StorageAdapter {
 
   async compareAndSetState(ns: string, key: string, expected: unknown, next: unknown): Promise<boolean> {
     const state = this.store.ns(ns).state
-    const current = state.get(key) ?? null
-    const wanted = expected === null || expected === undefined ? null : JSON.stringify(expected)
+    const raw = state.get(key)
+    const current = raw === undefined ? null : canonicalJson(JSON.parse(raw))
+    const wanted = expected === null || expected === undefined ? null : canonicalJson(expected)
     if (current !== wanted) return false
     if (next === null || next === undefined) state.delete(key)
     else state.set(key, JSON.stringify(next))
     return true
   }
+}
+
+/** JSON with object keys sorted at every level: deep JSON equality must not depend on key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  )
 }

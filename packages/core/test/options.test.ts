@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest'
+import {
+  OqronConfigError,
+  OqronError,
+  OqronRuntime,
+  resolveWorkOptions,
+  retryDefaults,
+  retryDelay,
+  TypedEmitter,
+} from '../src/index.js'
+
+describe('resolveWorkOptions', () => {
+  it('fills the documented defaults and derives the stall interval from heartbeatMs', () => {
+    const resolved = resolveWorkOptions('queue "x"', {}, { guaranteedWorker: true }, () => {})
+    expect(resolved).toMatchObject({
+      guaranteedWorker: true,
+      heartbeatMs: 5_000,
+      lockTtlMs: 30_000,
+      concurrency: 1,
+      maxStalledCount: 3,
+      stallIntervalMs: 1_000,
+      retries: retryDefaults,
+      removeOnComplete: { keep: 1_000, maxAgeMs: null },
+      disabledBehavior: 'hold',
+    })
+    expect(
+      resolveWorkOptions('q', { heartbeatMs: 200, lockTtlMs: 1_000 }, {}, () => {}).stallIntervalMs,
+    ).toBe(200)
+  })
+
+  it('names the field in every config error', () => {
+    const bad: [object, string][] = [
+      [{ concurrency: 0 }, 'q.concurrency'],
+      [{ heartbeatMs: 1.5 }, 'q.heartbeatMs'],
+      [{ retries: { strategy: 'linear' } }, 'q.retries.strategy'],
+      [{ retries: { jitter: 2 } }, 'q.retries.jitter'],
+      [{ disabledBehavior: 'drop' }, 'q.disabledBehavior'],
+      [{ removeOnComplete: { count: -1 } }, 'q.removeOnComplete.count'],
+      [{ guaranteedWorker: 'yes' }, 'q.guaranteedWorker'],
+    ]
+    for (const [options, field] of bad) {
+      let caught: unknown
+      try {
+        resolveWorkOptions('q', options as never, {}, () => {})
+      } catch (error) {
+        caught = error
+      }
+      expect(caught).toBeInstanceOf(OqronConfigError)
+      expect(caught).toBeInstanceOf(OqronError)
+      expect((caught as OqronConfigError).field).toBe(field)
+      expect((caught as OqronConfigError).name).toBe('OqronConfigError')
+    }
+  })
+
+  it('maps retention shorthands', () => {
+    const r = resolveWorkOptions(
+      'q',
+      { removeOnComplete: true, removeOnFail: false, removeOnCancel: { count: 5, age: 60_000 } },
+      {},
+      () => {},
+    )
+    expect(r.removeOnComplete).toEqual({ keep: 0, maxAgeMs: null })
+    expect(r.removeOnFail).toEqual({ keep: null, maxAgeMs: null })
+    expect(r.removeOnCancel).toEqual({ keep: 5, maxAgeMs: 60_000 })
+  })
+})
+
+describe('retryDelay', () => {
+  const base = { ...retryDefaults, baseDelay: 100, maxDelay: 1_000, jitter: 0 }
+  it('grows exponentially up to maxDelay, or stays fixed', () => {
+    expect([1, 2, 3, 4, 5].map((a) => retryDelay(base, a))).toEqual([100, 200, 400, 800, 1_000])
+    expect([1, 2, 3].map((a) => retryDelay({ ...base, strategy: 'fixed' }, a))).toEqual([100, 100, 100])
+  })
+  it('takes at most the jitter share off', () => {
+    const jittered = { ...base, jitter: 0.5 }
+    expect(retryDelay(jittered, 1, () => 0)).toBe(100)
+    expect(retryDelay(jittered, 1, () => 0.999)).toBe(50)
+  })
+})
+
+describe('TypedEmitter', () => {
+  it('delivers to listeners, survives a throwing one, and unsubscribes', () => {
+    const e = new TypedEmitter()
+    const seen: string[] = []
+    e.on('cancelled', () => {
+      throw new Error('listener bug')
+    })
+    const off = e.on('cancelled', (p) => seen.push(p.jobId))
+    e.once('cancelled', (p) => seen.push(`once:${p.jobId}`))
+    e.emit('cancelled', { jobId: 'a', queue: null })
+    off()
+    e.emit('cancelled', { jobId: 'b', queue: null })
+    expect(seen).toEqual(['a', 'once:a'])
+  })
+})
+
+describe('OqronRuntime', () => {
+  it('binds init/stop/getConfig so they can be passed around', async () => {
+    const rt = new OqronRuntime()
+    const { getConfig, stop } = rt
+    expect(() => getConfig()).toThrow(/init\(\) first/)
+    await expect(stop()).resolves.toBeUndefined()
+  })
+})
