@@ -1,0 +1,9 @@
+export { FreezableTimers } from '../timers.js'
+export {
+  ChildWorker,
+  CrashHarness,
+  type Interruption,
+  runCloseCheckChild,
+  type WaitForOptions,
+} from './harness.js'
+export type { ChildAdapterConfig, ChildWorkOptions, HarnessEvent, WorkerSpec } from './protocol.js'

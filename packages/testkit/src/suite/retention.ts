@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict'
+import type { JobRecord } from '@oqronkit/core'
+import type { CheckContext, ContractCheck } from '../types.js'
+import { sleep } from '../util.js'
+import { addJob, claimOne, needsControllableClock } from './helpers.js'
+
+/** Add and complete `n` jobs one after another; returns them in finishing order. */
+async function finished(t: CheckContext, n: number, how: 'completed' | 'failed' | 'cancelled' = 'completed') {
+  const out: JobRecord[] = []
+  for (let i = 0; i < n; i++) {
+    const job = await addJob(t)
+    if (how === 'cancelled') {
+      await t.adapters.broker.cancel(t.ns, job.id)
+    } else {
+      const claimed = await claimOne(t)
+      if (how === 'completed') await t.adapters.broker.complete(t.ns, claimed.id, claimed.token!, i)
+      else
+        await t.adapters.broker.fail(t.ns, claimed.id, claimed.token!, {
+          error: { name: 'Error', message: 'x' },
+          retryDelayMs: null,
+        })
+    }
+    out.push(job)
+  }
+  return out
+}
+
+async function exists(t: CheckContext, id: string): Promise<boolean> {
+  return (await t.adapters.storage.getJob(t.ns, id)) !== null
+}
+
+export const retentionChecks: ContractCheck[] = [
+  {
+    id: 'retention.by-count',
+    title: 'prune() keeps the newest `keep` finished jobs of a status and removes the oldest first',
+    async run(t) {
+      const jobs = await finished(t, 6)
+      const removed = await t.adapters.storage.prune(t.ns, t.queue, {
+        status: 'completed',
+        keep: 2,
+        maxAgeMs: null,
+        limit: 100,
+      })
+      assert.equal(removed, 4)
+      for (const job of jobs.slice(0, 4))
+        assert.equal(await exists(t, job.id), false, `${job.id} (old) is removed`)
+      for (const job of jobs.slice(4))
+        assert.equal(await exists(t, job.id), true, `${job.id} (newest) is kept`)
+      assert.equal((await t.adapters.storage.countJobs(t.ns, t.queue)).completed, 2)
+      assert.equal(
+        await t.adapters.storage.prune(t.ns, t.queue, {
+          status: 'completed',
+          keep: 2,
+          maxAgeMs: null,
+          limit: 100,
+        }),
+        0,
+      )
+    },
+  },
+  {
+    id: 'retention.limit',
+    title: 'prune() removes at most `limit` jobs per call, and keep: 0 removes all of them over calls',
+    async run(t) {
+      await finished(t, 5)
+      const request = { status: 'completed', keep: 0, maxAgeMs: null, limit: 2 } as const
+      assert.equal(await t.adapters.storage.prune(t.ns, t.queue, request), 2)
+      assert.equal(await t.adapters.storage.prune(t.ns, t.queue, request), 2)
+      assert.equal(await t.adapters.storage.prune(t.ns, t.queue, request), 1)
+      assert.equal(await t.adapters.storage.prune(t.ns, t.queue, request), 0)
+    },
+  },
+  {
+    id: 'retention.by-age',
+    title: 'prune() by maxAgeMs removes jobs finished longer ago, keeps younger ones',
+    async run(t) {
+      const old = await finished(t, 3)
+      await sleep(1_600)
+      const young = await finished(t, 2)
+      const removed = await t.adapters.storage.prune(t.ns, t.queue, {
+        status: 'completed',
+        keep: null,
+        maxAgeMs: 1_200,
+        limit: 100,
+      })
+      assert.equal(removed, 3)
+      for (const job of old) assert.equal(await exists(t, job.id), false)
+      for (const job of young) assert.equal(await exists(t, job.id), true)
+    },
+  },
+  {
+    id: 'retention.by-age-days',
+    title: 'prune() by age follows the backend clock: jobs a day old go, an hour old stay',
+    skip: needsControllableClock,
+    async run(t) {
+      const old = await finished(t, 2)
+      t.clock!.advance(23 * 3_600_000)
+      const young = await finished(t, 2)
+      t.clock!.advance(3_600_000 + 1_000)
+      const removed = await t.adapters.storage.prune(t.ns, t.queue, {
+        status: 'completed',
+        keep: null,
+        maxAgeMs: 24 * 3_600_000,
+        limit: 100,
+      })
+      assert.equal(removed, 2)
+      for (const job of old) assert.equal(await exists(t, job.id), false)
+      for (const job of young) assert.equal(await exists(t, job.id), true)
+    },
+  },
+  {
+    id: 'retention.scoped',
+    title: 'prune() touches only the given status and queue, never waiting or active jobs',
+    async run(t) {
+      const failed = await finished(t, 2, 'failed')
+      const cancelled = await finished(t, 2, 'cancelled')
+      const completed = await finished(t, 2, 'completed')
+      const waiting = await addJob(t)
+      const active = await addJob(t)
+      await claimOne(t)
+      const otherQueue = await addJob(t, { queue: `${t.queue}o` })
+      assert.equal(
+        await t.adapters.storage.prune(t.ns, t.queue, {
+          status: 'failed',
+          keep: 0,
+          maxAgeMs: null,
+          limit: 100,
+        }),
+        2,
+      )
+      for (const job of failed) assert.equal(await exists(t, job.id), false)
+      for (const job of [...cancelled, ...completed, waiting, active, otherQueue])
+        assert.equal(await exists(t, job.id), true)
+      assert.equal(
+        await t.adapters.storage.prune(t.ns, t.queue, {
+          status: 'cancelled',
+          keep: 0,
+          maxAgeMs: 0,
+          limit: 100,
+        }),
+        2,
+      )
+      for (const job of cancelled) assert.equal(await exists(t, job.id), false)
+      for (const job of [...completed, waiting, active, otherQueue])
+        assert.equal(await exists(t, job.id), true)
+    },
+  },
+]
