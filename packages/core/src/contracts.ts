@@ -100,8 +100,8 @@ export interface StorageAdapter {
   /** Write a small JSON value; last write wins. `null` deletes it. */
   setState(ns: string, key: string, value: unknown): Promise<void>
   /**
-   * Atomically set `key` to `next` only if it currently holds `expected` (deep JSON equality; `null`
-   * means absent). Returns whether it was written. Used where two nodes may race (cron bookkeeping).
+   * Atomically set `key` to `next` only if it currently holds `expected` (deep JSON equality, key order
+   * ignored; `null` means absent). Returns whether it was written. Used where two nodes may race (cron bookkeeping).
    */
   compareAndSetState(ns: string, key: string, expected: unknown, next: unknown): Promise<boolean>
 }
@@ -114,7 +114,7 @@ export interface StorageAdapter {
 export interface BrokerAdapter {
   /**
    * Atomically store a job unless one with `job.id` exists (then `duplicate`, the existing record,
-   * nothing changed). Checks the queue's disabled flag in the same step: `hold` stores it `paused`,
+   * nothing changed — also while the queue is disabled: existence is checked first). Checks the queue's disabled flag in the same step: `hold` stores it `paused`,
    * `skip` stores nothing (`skipped`), `reject` stores nothing (`rejected`). Wakes waiting consumers.
    */
   add(ns: string, job: NewJob): Promise<AddResult>
@@ -148,9 +148,10 @@ export interface BrokerAdapter {
   release(ns: string, id: string, token: string): Promise<boolean>
   /**
    * Atomically find `active` jobs of `queue` whose lease expired by the backend's clock and, per job:
-   * `guaranteed` jobs get `stalledCount + 1`, a `stalled` entry and go back to `waiting` (or fail as
-   * poison past `maxStalledCount`); at-most-once jobs fail with "worker lost". Safe to run from every
-   * node at once: each expired lease is acted on by exactly one caller.
+   * `guaranteed` jobs get `stalledCount + 1`, a `stalled` entry and go back to the front of the queue with
+   * status `stalled` (claimable like `waiting`), or fail as poison past `maxStalledCount`; at-most-once jobs
+   * fail with "worker lost". Safe to run from every node at once: each expired lease is acted on by exactly
+   * one caller.
    */
   recoverStalled(ns: string, queue: string, request: StallScanRequest): Promise<StallOutcome[]>
   /**
@@ -159,7 +160,10 @@ export interface BrokerAdapter {
    * and whether this call cancelled it; null if no such job.
    */
   cancel(ns: string, id: string): Promise<{ job: JobRecord; cancelled: boolean } | null>
-  /** Atomically move a `failed` or `cancelled` job back to `waiting` with attempts reset. Null if missing. */
+  /**
+   * Atomically move a `failed` or `cancelled` job back to `waiting` with attempts reset. A job in any other
+   * status is returned unchanged. Null if missing.
+   */
   retry(ns: string, id: string): Promise<JobRecord | null>
   /** Stop delivering jobs of `queue` (claims return []) until `resume`. Adds are still accepted. */
   pause(ns: string, queue: string): Promise<void>
@@ -205,6 +209,9 @@ export interface OqronAdapters {
   readonly lock: LockAdapter
   /** Called once by `init()`: connect, migrate, check settings. Optional. */
   open?(): Promise<void>
-  /** Close every connection and timer the adapter opened. After it, nothing keeps the process alive. */
+  /**
+   * Close every connection and timer the adapter opened; a pending `waitForWork` resolves. After it, nothing
+   * keeps the process alive. Calling it twice is harmless.
+   */
   close(): Promise<void>
 }

@@ -38,6 +38,11 @@ export interface RuntimeOptions {
   workerId?: string
   /** Timers of heartbeats, stall scans and shutdown; inject to freeze a runtime in tests. @default real, unref'd */
   timers?: TimerHost
+  /**
+   * Wall clock for schedules (cron fire times). Leases never use it: they use the backend's clock.
+   * Inject with the memory adapter's clock to simulate outages and DST in tests. @default Date.now
+   */
+  clock?: () => number
 }
 
 export const runtimeDefaults = {
@@ -215,10 +220,10 @@ export class OqronRuntime {
         logger: this.logger,
         pollIntervalMs,
         staleWrites: 0,
+        now: options.clock ?? Date.now,
       }
       this.config = { runtime: this, adapters, ns, project, environment }
       this.unsubscribeCancel = await adapters.broker.onCancel(ns, (jobId) => this.abortCancelled(jobId))
-      for (const hook of this.startHooks) await hook(this.config)
     } catch (error) {
       this.state = 'idle'
       this.engine = null
@@ -229,6 +234,14 @@ export class OqronRuntime {
     this.state = 'running'
     for (const def of this.consumerDefs.values()) this.startConsumer(def)
     if (this.shutdown.signals) this.installSignals()
+    // Modules start last, on a running runtime, so their first pass can already enqueue.
+    for (const hook of this.startHooks) {
+      try {
+        await hook(this.config!)
+      } catch (error) {
+        this.events.emit('error', { error, where: 'module start hook' })
+      }
+    }
   }
 
   /** The live configuration, for `OqronManager.from()` and modules. */

@@ -5,5 +5,6 @@ import { memoryAdapter } from '@oqronkit/memory'
 OqronRuntime.setDefaultAdapters(() => memoryAdapter())
 
 export * from '@oqronkit/core'
+export * from '@oqronkit/cron'
 export { type MemoryAdapterOptions, memoryAdapter } from '@oqronkit/memory'
 export * from '@oqronkit/queue'

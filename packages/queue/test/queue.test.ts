@@ -427,3 +427,25 @@ describe('bad input gets a typed error and changes nothing', () => {
     expect(await OqronManager.from(b.getConfig()).getJob('ns-1')).toBeNull()
   })
 })
+
+describe('retry hints', () => {
+  it("an error's retryAfterMs sets the delay of its retry", async () => {
+    const at: number[] = []
+    let q!: ReturnType<typeof queue>
+    const { mgr } = await started((rt) => {
+      q = queue({
+        name: 'hinted',
+        runtime: rt,
+        retries: { max: 1, baseDelay: 10_000, jitter: 0 },
+        handler: async () => {
+          at.push(Date.now())
+          if (at.length === 1) throw Object.assign(new Error('rate limited'), { retryAfterMs: 300 })
+        },
+      })
+    })
+    await q.add({}, { jobId: 'h-1' })
+    await waitFor(async () => (await mgr.getJob('h-1'))?.status === 'completed', 5_000)
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(280)
+    expect(at[1]! - at[0]!).toBeLessThan(5_000)
+  })
+})

@@ -103,7 +103,13 @@ export class JobRun {
     const { engine, job, definition } = this
     const error = toJobError(thrown)
     const final = this.discarded || job.attempts >= job.maxAttempts
-    const delayMs = final ? null : retryDelay(definition.options.retries, job.attempts)
+    // An error may say when to try again (an HTTP Retry-After, a rate limit); it wins over the policy.
+    const hinted = (thrown as { retryAfterMs?: unknown } | null)?.retryAfterMs
+    const delayMs = final
+      ? null
+      : typeof hinted === 'number' && Number.isFinite(hinted) && hinted >= 0
+        ? Math.round(hinted)
+        : retryDelay(definition.options.retries, job.attempts)
     if (await engine.adapters.broker.fail(engine.ns, job.id, this.token, { error, retryDelayMs: delayMs })) {
       if (delayMs === null) engine.events.emit('failed', { job, error, final: true })
       else engine.events.emit('retrying', { job, error, delayMs })

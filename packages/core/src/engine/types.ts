@@ -55,4 +55,6 @@ export interface EngineContext {
   readonly pollIntervalMs: number
   /** Counts fenced writes this runtime made that the backend rejected. */
   staleWrites: number
+  /** Wall clock for schedules (not leases: those use the backend's clock). */
+  readonly now: () => number
 }
