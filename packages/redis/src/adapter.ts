@@ -88,10 +88,13 @@ export function redisAdapter(
     )
   }
   const addBatchSize = options.addBatchSize ?? redisAdapterDefaults.addBatchSize
-  if (!Number.isInteger(addBatchSize) || addBatchSize < 1) {
-    throw new OqronConfigError(`redisAdapter addBatchSize must be an integer >= 1, got ${addBatchSize}.`, {
-      field: 'addBatchSize',
-    })
+  if (!Number.isInteger(addBatchSize) || addBatchSize < 1 || addBatchSize > 1_000) {
+    throw new OqronConfigError(
+      `redisAdapter addBatchSize must be an integer from 1 to 1000, got ${addBatchSize}.`,
+      {
+        field: 'addBatchSize',
+      },
+    )
   }
 
   let client: RedisClient

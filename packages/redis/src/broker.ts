@@ -13,13 +13,15 @@ import {
   type StallOutcome,
   type StallScanRequest,
   type TimelineEntry,
-  type TimelineEvent,
 } from '@oqronkit/core'
 import { type Backend, guard } from './backend.js'
 import { decodeJob, type RawJob, toJson } from './codec.js'
 
 /** Priorities share a 53-bit sort score with the order inside a priority, so they are bounded. */
 export const MAX_PRIORITY = 2 ** 20
+
+/** Most jobs one claim call takes. */
+const MAX_CLAIM = 1_000
 
 const BEHAVIORS: ReadonlySet<DisabledBehavior> = new Set(['hold', 'skip', 'reject'])
 
@@ -69,7 +71,8 @@ function prepare(job: NewJob): PreparedJob {
 function storedRecord(p: PreparedJob, held: boolean, createdAt: number): JobRecord {
   const { job, delayMs } = p
   const status = held ? 'paused' : delayMs > 0 ? 'delayed' : 'waiting'
-  const event: TimelineEvent = held ? 'held' : delayMs > 0 ? 'delayed' : 'added'
+  const timeline: TimelineEntry[] = [{ at: createdAt, event: 'added' }]
+  if (held) timeline.push({ at: createdAt, event: 'held', detail: 'module disabled' })
   return {
     id: job.id,
     queue: job.queue,
@@ -92,7 +95,7 @@ function storedRecord(p: PreparedJob, held: boolean, createdAt: number): JobReco
     startedAt: null,
     finishedAt: null,
     runAt: createdAt + delayMs,
-    timeline: [{ at: createdAt, event }],
+    timeline,
   }
 }
 
@@ -293,7 +296,7 @@ export class RedisBroker implements BrokerAdapter {
   }
 
   async claim(ns: string, queue: string, request: ClaimRequest): Promise<JobRecord[]> {
-    const { workerId, limit, leaseMs } = request
+    const { workerId, limit, leaseMs, guaranteed } = request
     if (!Number.isInteger(limit) || limit < 0) {
       throw new OqronConfigError(`claim limit must be an integer >= 0, got ${limit}.`, { field: 'limit' })
     }
@@ -302,11 +305,21 @@ export class RedisBroker implements BrokerAdapter {
     }
     if (limit === 0) return []
     const k = this.b.queue(ns, queue)
+    // The script unpacks two values per job onto Lua's stack; a larger request is served in part.
+    const batch = Math.min(limit, MAX_CLAIM)
     return guard('claim', async () => {
       const raw = (await this.b.run(
         'claim',
         [k.meta, k.wait, k.delayed, k.active],
-        [k.base, workerId, limit, Math.ceil(leaseMs), `${randomUUID()}.`, `:${queue}`],
+        [
+          k.base,
+          workerId,
+          batch,
+          Math.ceil(leaseMs),
+          `${randomUUID()}.`,
+          `:${queue}`,
+          guaranteed === undefined ? '' : guaranteed ? 1 : 0,
+        ],
       )) as RawJob[]
       return raw.map((job) => decodeJob(job)!)
     })

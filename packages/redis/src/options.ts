@@ -40,7 +40,7 @@ export interface RedisAdapterOptions {
    */
   checkEvictionPolicy?: boolean | undefined
   /**
-   * Jobs stored per script call in `addBulk`; bounds how long one call holds Redis.
+   * Jobs stored per script call in `addBulk` (1..1000); bounds how long one call holds Redis.
    * @default 500
    */
   addBatchSize?: number | undefined

@@ -155,8 +155,10 @@ export class RedisStorage implements StorageAdapter {
           status,
           keep === null ? '' : Math.max(0, Math.floor(keep)),
           maxAgeMs === null ? '' : Math.max(0, Math.floor(maxAgeMs)),
-          limit,
+          // The script unpacks the batch onto Lua's stack: larger requests are served in part.
+          Math.min(limit, 1_000),
           this.b.clusterMode ? '' : ids,
+          queue,
         ],
       )) as string[]
       if (this.b.clusterMode)

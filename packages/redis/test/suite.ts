@@ -166,7 +166,12 @@ export function adapterSuite(ctx: SuiteContext): void {
       expect(c.startedAt).toBeGreaterThanOrEqual(serverBefore)
       expect(c.startedAt).toBeLessThanOrEqual(serverAfter)
       expect(c.lockExpiresAt).toBe(c.startedAt! + 2_000)
-      expect(c.timeline.at(-1)).toEqual({ at: c.startedAt, event: 'active', workerId: 'w1' })
+      expect(c.timeline.at(-1)).toEqual({
+        at: c.startedAt,
+        event: 'active',
+        workerId: 'w1',
+        detail: 'attempt 1',
+      })
       expect(await a.storage.getJob(ns, job!.id)).toEqual(c)
     })
 
@@ -280,6 +285,8 @@ export function adapterSuite(ctx: SuiteContext): void {
         result: { by: 'healthy' },
         token: null,
         lockExpiresAt: null,
+        // the last worker that held it stays on the record, for the audit trail
+        workerId: 'healthy',
       })
       expect(await a.broker.complete(ns, id, live, { by: 'twice' })).toBe(false)
       expect((await a.storage.getJob(ns, id))!.result).toEqual({ by: 'healthy' })
@@ -325,7 +332,7 @@ export function adapterSuite(ctx: SuiteContext): void {
       stored = await a.storage.getJob(ns, job!.id)
       expect(stored).toMatchObject({ progress: 60, progressLabel: null })
       const logEntry = stored!.timeline.at(-1)!
-      expect(logEntry).toMatchObject({ event: 'log', detail: 'hello', workerId: 'w' })
+      expect(logEntry).toEqual({ at: expect.any(Number), event: 'log', detail: 'hello' })
       expect(logEntry.at).toBeGreaterThanOrEqual(c!.startedAt!)
       expect(stored!.timeline.filter((e) => e.event === 'progress')).toHaveLength(2)
       for (let i = 0; i < TIMELINE_LIMIT + 10; i++) {
@@ -352,7 +359,10 @@ export function adapterSuite(ctx: SuiteContext): void {
         workerId: null,
         lockExpiresAt: null,
       })
-      expect(stored!.timeline.at(-1)).toMatchObject({ event: 'retrying', detail: 'boom' })
+      expect(stored!.timeline.at(-1)).toMatchObject({
+        event: 'retrying',
+        detail: 'boom; next attempt in 0 ms',
+      })
       c = await claim()
       expect(c.attempts).toBe(2)
       expect(await a.broker.fail(ns, job!.id, c.token!, { error, retryDelayMs: 250 })).toBe(true)
@@ -369,16 +379,33 @@ export function adapterSuite(ctx: SuiteContext): void {
       expect(stored!.timeline.at(-1)).toMatchObject({ event: 'failed', detail: 'boom', workerId: 'w' })
     })
 
-    it('release gives the job back at once without counting the attempt', async () => {
+    it('release gives the job back at once, at the front, without counting the attempt', async () => {
       const ns = randomNs()
       const { job } = await a.broker.add(ns, newJob())
       const [c] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 60_000 })
+      await a.broker.add(ns, newJob())
       expect(await a.broker.release(ns, job!.id, c!.token!)).toBe(true)
       const stored = await a.storage.getJob(ns, job!.id)
       expect(stored).toMatchObject({ status: 'waiting', attempts: 0, token: null, lockExpiresAt: null })
       expect(stored!.timeline.at(-1)).toMatchObject({ event: 'released', workerId: 'w' })
       const [again] = await b.broker.claim(ns, 'q', { workerId: 'w2', limit: 1, leaseMs: 60_000 })
       expect(again).toMatchObject({ id: job!.id, attempts: 1, workerId: 'w2' })
+    })
+
+    it("claim stores the consumer's guaranteed flag on the job, which the stall scan then follows", async () => {
+      const ns = randomNs()
+      const { job } = await a.broker.add(ns, newJob({ guaranteed: true }))
+      const [c] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 100, guaranteed: false })
+      expect(c!.guaranteed).toBe(false)
+      await sleep(200)
+      const [outcome] = await a.broker.recoverStalled(ns, 'q', { maxStalledCount: 5, limit: 5 })
+      expect(outcome).toMatchObject({
+        action: 'failed',
+        job: { id: job!.id, error: { name: 'WorkerLostError' } },
+      })
+      const other = await a.broker.add(ns, newJob({ guaranteed: false }))
+      const [d] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 10_000 })
+      expect(d).toMatchObject({ id: other.job!.id, guaranteed: false })
     })
   })
 
@@ -389,12 +416,14 @@ export function adapterSuite(ctx: SuiteContext): void {
       const [c1] = await a.broker.claim(ns, 'q', { workerId: 'w1', limit: 1, leaseMs: 100 })
       expect(await a.broker.recoverStalled(ns, 'q', { maxStalledCount: 1, limit: 10 })).toEqual([])
       await sleep(200)
+      const behind = await a.broker.add(ns, newJob())
       const [first] = await a.broker.recoverStalled(ns, 'q', { maxStalledCount: 1, limit: 10 })
       expect(first!.action).toBe('requeued')
       expect(first!.job).toMatchObject({ status: 'stalled', stalledCount: 1, token: null, workerId: null })
       expect(first!.job.timeline.at(-1)).toMatchObject({ event: 'stalled', workerId: 'w1' })
       expect(await a.storage.getJob(ns, job!.id)).toEqual(first!.job)
       expect((await a.storage.countJobs(ns, 'q')).stalled).toBe(1)
+      // Recovered jobs go to the front: they were due before anything queued behind them.
       const [c2] = await a.broker.claim(ns, 'q', { workerId: 'w2', limit: 1, leaseMs: 100 })
       expect(c2).toMatchObject({ id: job!.id, attempts: 2, stalledCount: 1 })
       expect(c2!.token).not.toBe(c1!.token)
@@ -407,7 +436,8 @@ export function adapterSuite(ctx: SuiteContext): void {
         error: { name: 'StalledJobError' },
       })
       expect(second!.job.finishedAt).toEqual(expect.any(Number))
-      expect(await a.broker.claim(ns, 'q', { workerId: 'w3', limit: 1, leaseMs: 100 })).toEqual([])
+      const [rest] = await a.broker.claim(ns, 'q', { workerId: 'w3', limit: 5, leaseMs: 100 })
+      expect(rest!.id).toBe(behind.job!.id)
     })
 
     it('fails an at-most-once job whose worker was lost instead of running it again', async () => {
@@ -475,7 +505,7 @@ export function adapterSuite(ctx: SuiteContext): void {
       const skipped = newJob({ disabledBehavior: 'skip' })
       const rejected = newJob({ disabledBehavior: 'reject' })
       expect(held.outcome).toBe('held')
-      expect(held.job).toMatchObject({ status: 'paused', timeline: [{ event: 'held' }] })
+      expect(held.job).toMatchObject({ status: 'paused', timeline: [{ event: 'added' }, { event: 'held' }] })
       expect(await a.storage.getJob(ns, held.job!.id)).toEqual(held.job)
       expect(await a.broker.add(ns, skipped)).toEqual({ outcome: 'skipped', job: null })
       expect(await a.broker.add(ns, rejected)).toEqual({ outcome: 'rejected', job: null })

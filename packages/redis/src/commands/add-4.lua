@@ -8,7 +8,7 @@
   ARGV[3] queue    queue name
   ARGV[4] idx      prefix of the namespace's id -> queue index keys, or '' when the client maintains the
                    index itself (Redis Cluster: the index lives in another slot)
-  ARGV[5] n        number of jobs; then 8 values per job:
+  ARGV[5] n        number of jobs (<= 1000, the client's batches are smaller); then 8 values per job:
                    id, data (JSON), delayMs, priority, lifo (1|0), maxAttempts, guaranteed (1|0),
                    disabledBehavior (hold|skip|reject)
 
@@ -26,6 +26,12 @@ local now = nowMs()
 local disabled = redis.call('HGET', meta, 'disabled') == '1'
 local results = {}
 
+-- Ids in one call are distinct (the client splits repeats into later calls), so the set writes of the
+-- batch can go out together after the loop, one ZADD per set.
+local listed, byStatus, waiting, delayedJobs = {}, {}, {}, {}
+local ordBase, seqBase
+local stored = 0
+
 for i = 0, n - 1 do
   local b = 5 + i * 8
   local id = ARGV[b + 1]
@@ -41,32 +47,74 @@ for i = 0, n - 1 do
   elseif disabled and ARGV[b + 8] == 'reject' then
     result = { 'rejected' }
   else
+    if not ordBase then
+      -- Listing order: creation time * 1024, strictly increasing within the queue, so pages stay stable.
+      ordBase = now * 1024
+      local last = tonumber(redis.call('HGET', meta, 'ord'))
+      if last and ordBase <= last then ordBase = last + 1 end
+      seqBase = redis.call('HINCRBY', meta, 'seq', n) - n
+    end
+    local ord = int(ordBase + stored)
+    local seq = (seqBase + stored + 1) % 2147483648
+    stored = stored + 1
     local delay = tonumber(ARGV[b + 3])
     local runAt = now + delay
-    local status, event, outcome = 'waiting', 'added', 'created'
+    local status, outcome = 'waiting', 'created'
     if disabled then
-      status, event, outcome = 'paused', 'held', 'held'
+      status, outcome = 'paused', 'held'
     elseif delay > 0 then
-      status, event = 'delayed', 'delayed'
+      status = 'delayed'
     end
-    local ord = nextOrd(meta, now)
     redis.call('HSET', jobKey,
       'id', id, 'queue', queue, 'status', status, 'data', ARGV[b + 2],
       'attempts', 0, 'maxAttempts', ARGV[b + 6], 'stalledCount', 0, 'progress', 0,
       'priority', ARGV[b + 4], 'lifo', ARGV[b + 5], 'guaranteed', ARGV[b + 7],
-      'createdAt', now, 'runAt', runAt, 'ord', int(ord))
-    redis.call('ZADD', all, int(ord), id)
-    redis.call('ZADD', P .. 's:' .. status, int(ord), id)
-    timeline(tlKey, now, event)
+      'createdAt', now, 'runAt', runAt, 'ord', ord)
+    listed[#listed + 1] = ord
+    listed[#listed + 1] = id
+    local group = byStatus[status]
+    if not group then
+      group = {}
+      byStatus[status] = group
+    end
+    group[#group + 1] = ord
+    group[#group + 1] = id
+    timeline(tlKey, now, 'added')
+    if disabled then timeline(tlKey, now, 'held', nil, 'module disabled') end
     if status == 'waiting' then
-      pushWait(meta, wait, id, ARGV[b + 4], ARGV[b + 5], channel)
+      -- Same order as pushWait: behind the jobs of its priority, or ahead of them for LIFO.
+      local offset
+      if ARGV[b + 5] == '1' then offset = 2147483647 - seq else offset = 2147483648 + seq end
+      waiting[#waiting + 1] = int(-tonumber(ARGV[b + 4]) * 4294967296 + offset)
+      waiting[#waiting + 1] = id
     elseif status == 'delayed' then
-      pushDelayed(delayed, id, runAt, channel)
+      delayedJobs[#delayedJobs + 1] = runAt
+      delayedJobs[#delayedJobs + 1] = id
     end
     if idx ~= '' and not indexed then redis.call('SET', idx .. id, queue) end
-    result = { outcome, now, int(ord) }
+    result = { outcome, now, ord }
   end
   results[i + 1] = result
+end
+
+if stored > 0 then
+  redis.call('HSET', meta, 'ord', int(ordBase + stored - 1))
+  redis.call('ZADD', all, unpack(listed))
+  for status, group in pairs(byStatus) do redis.call('ZADD', P .. 's:' .. status, unpack(group)) end
+end
+-- Wake-ups: workers wait only after finding the wait set empty, so the 0 -> n step is the one to announce;
+-- a new earliest delayed job re-arms their timers.
+if #waiting > 0 then
+  local wasEmpty = redis.call('ZCARD', wait) == 0
+  redis.call('ZADD', wait, unpack(waiting))
+  if wasEmpty then redis.call('PUBLISH', channel, 'w') end
+end
+if #delayedJobs > 0 then
+  local head = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  redis.call('ZADD', delayed, unpack(delayedJobs))
+  local earliest = math.huge
+  for j = 1, #delayedJobs, 2 do earliest = math.min(earliest, delayedJobs[j]) end
+  if not head[1] or earliest < tonumber(head[2]) then redis.call('PUBLISH', channel, 'd') end
 end
 
 return results

@@ -14,7 +14,7 @@
 ]]
 local jobKey, tlKey, wait, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local P, id = ARGV[1], ARGV[2]
-local f = redis.call('HMGET', jobKey, 'status', 'ord', 'token')
+local f = redis.call('HMGET', jobKey, 'status', 'ord', 'token', 'workerId')
 if not f[1] then return {} end
 if f[1] == 'completed' or f[1] == 'failed' or f[1] == 'cancelled' then
   return { 0, readJob(jobKey, tlKey) }
@@ -23,8 +23,8 @@ local now = nowMs()
 redis.call('ZREM', wait, id)
 redis.call('ZREM', delayed, id)
 if f[3] then redis.call('HSET', jobKey, 'cancelToken', f[3]) end
-clearLease(jobKey, active, id)
+clearLease(jobKey, active, id, true)
 finish(P, id, jobKey, f[1], 'cancelled', f[2], now)
-timeline(tlKey, now, 'cancelled')
+timeline(tlKey, now, 'cancelled', f[4] or '')
 redis.call('PUBLISH', ARGV[3], id)
 return { 1, readJob(jobKey, tlKey) }

@@ -6,32 +6,33 @@
   ARGV[1] P     ARGV[2] id     ARGV[3] token     ARGV[4] error (JSON)     ARGV[5] error message
   ARGV[6] retryDelayMs ('' = fail for good)     ARGV[7] wake-up channel
 
-  Stores the error and clears the lease. Without a retry: `failed`, finishedAt, a `failed` entry.
+  Stores the error and clears the lease. Without a retry: `failed`, finishedAt, a `failed` entry (workerId
+  stays, for the audit trail).
   With one: runAt = now + delay, a `retrying` entry, then `waiting` (delay 0) or `delayed`.
   Returns 1, or 0 when the token is stale (nothing changed).
 ]]
 local jobKey, tlKey, active, wait, delayed, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local P, id = ARGV[1], ARGV[2]
 local now = nowMs()
-local workerId = fence(jobKey, ARGV[3], now)
-if not workerId then return 0 end
-local f = redis.call('HMGET', jobKey, 'ord', 'priority', 'lifo')
-redis.call('HSET', jobKey, 'error', ARGV[4])
-clearLease(jobKey, active, id)
+local lease = fence(jobKey, ARGV[3], now)
+if not lease then return 0 end
+local workerId, ord = lease[1], lease[2]
 if ARGV[6] == '' then
-  finish(P, id, jobKey, 'active', 'failed', f[1], now)
+  clearLease(jobKey, active, id, true)
+  finish(P, id, jobKey, 'active', 'failed', ord, now, 'error', ARGV[4])
   timeline(tlKey, now, 'failed', workerId, ARGV[5])
   return 1
 end
+clearLease(jobKey, active, id)
 local delay = tonumber(ARGV[6])
 local runAt = now + delay
-redis.call('HSET', jobKey, 'runAt', runAt)
-timeline(tlKey, now, 'retrying', workerId, ARGV[5])
+redis.call('HSET', jobKey, 'error', ARGV[4], 'runAt', runAt)
+timeline(tlKey, now, 'retrying', workerId, ARGV[5] .. '; next attempt in ' .. ARGV[6] .. ' ms')
 if delay > 0 then
-  setStatus(P, id, jobKey, 'active', 'delayed', f[1])
+  setStatus(P, id, jobKey, 'active', 'delayed', ord)
   pushDelayed(delayed, id, runAt, ARGV[7])
 else
-  setStatus(P, id, jobKey, 'active', 'waiting', f[1])
-  pushWait(meta, wait, id, f[2], f[3], ARGV[7])
+  setStatus(P, id, jobKey, 'active', 'waiting', ord)
+  pushWait(meta, wait, id, lease[3], lease[5], ARGV[7])
 end
 return 1

@@ -9,15 +9,15 @@
 ]]
 local jobKey, tlKey = KEYS[1], KEYS[2]
 local now = nowMs()
-local workerId = fence(jobKey, ARGV[1], now)
-if not workerId then return 0 end
+local lease = fence(jobKey, ARGV[1], now)
+if not lease then return 0 end
 redis.call('HSET', jobKey, 'progress', ARGV[2])
-local detail = ARGV[2]
+local detail = ARGV[2] .. '%'
 if ARGV[3] == '1' then
   redis.call('HSET', jobKey, 'progressLabel', ARGV[4])
-  detail = ARGV[2] .. ' ' .. ARGV[4]
+  if ARGV[4] ~= '' then detail = detail .. ' ' .. ARGV[4] end
 else
   redis.call('HDEL', jobKey, 'progressLabel')
 end
-timeline(tlKey, now, 'progress', workerId, detail)
+timeline(tlKey, now, 'progress', lease[1], detail)
 return 1

@@ -4,13 +4,14 @@
   KEYS[1] f:<status> (finished jobs scored by finishedAt)     KEYS[2] all
 
   ARGV[1] P     ARGV[2] status     ARGV[3] keep ('' = any number)     ARGV[4] maxAgeMs ('' = any age)
-  ARGV[5] limit     ARGV[6] idx (id index key prefix, or '' when the client maintains it)
+  ARGV[5] limit (<= 1000)     ARGV[6] idx (id index key prefix, or '' when the client maintains it)
+  ARGV[7] queue name (what the id index of a job of this queue holds)
 
   A job is removed if it is beyond the newest `keep` or finished more than maxAgeMs ago (Redis' clock),
   oldest first, at most `limit` per call. Returns the removed ids.
 ]]
 local finished, all = KEYS[1], KEYS[2]
-local P, status, idx = ARGV[1], ARGV[2], ARGV[6]
+local P, status, idx, queue = ARGV[1], ARGV[2], ARGV[6], ARGV[7]
 local limit = tonumber(ARGV[5])
 local n = 0
 if ARGV[3] ~= '' then n = math.max(0, redis.call('ZCARD', finished) - tonumber(ARGV[3])) end
@@ -21,13 +22,12 @@ end
 n = math.min(n, limit)
 if n < 1 then return {} end
 local ids = redis.call('ZRANGE', finished, 0, n - 1)
+-- f:<status> holds only jobs finished with that status, so the index writes go out once for the batch.
+redis.call('ZREM', finished, unpack(ids))
+redis.call('ZREM', all, unpack(ids))
+redis.call('ZREM', P .. 's:' .. status, unpack(ids))
 for _, id in ipairs(ids) do
-  local jobKey = P .. 'j:' .. id
-  local queue = redis.call('HGET', jobKey, 'queue')
-  redis.call('ZREM', finished, id)
-  redis.call('ZREM', all, id)
-  redis.call('ZREM', P .. 's:' .. status, id)
-  redis.call('DEL', jobKey, P .. 't:' .. id)
-  if idx ~= '' and queue and redis.call('GET', idx .. id) == queue then redis.call('DEL', idx .. id) end
+  redis.call('DEL', P .. 'j:' .. id, P .. 't:' .. id)
+  if idx ~= '' and redis.call('GET', idx .. id) == queue then redis.call('DEL', idx .. id) end
 end
 return ids

@@ -5,7 +5,7 @@
 
   ARGV[1] P     ARGV[2] id     ARGV[3] wake-up channel
 
-  Resets attempts and stalledCount, clears error, result, progress and finish time, runAt = now, and
+  Resets attempts and stalledCount, clears error and finish time, runAt = now, and
   appends `retried`. Returns {} when there is no such job, else { retried (1|0), { fields, timeline } };
   0 means the job was neither failed nor cancelled and nothing changed.
 ]]
@@ -16,8 +16,8 @@ if not f[1] then return {} end
 if f[1] ~= 'failed' and f[1] ~= 'cancelled' then return { 0, readJob(jobKey, tlKey) } end
 local now = nowMs()
 redis.call('ZREM', P .. 'f:' .. f[1], id)
-redis.call('HSET', jobKey, 'attempts', 0, 'stalledCount', 0, 'progress', 0, 'runAt', now)
-redis.call('HDEL', jobKey, 'error', 'result', 'finishedAt', 'startedAt', 'progressLabel', 'cancelToken')
+redis.call('HSET', jobKey, 'attempts', 0, 'stalledCount', 0, 'runAt', now)
+redis.call('HDEL', jobKey, 'error', 'finishedAt', 'cancelToken')
 setStatus(P, id, jobKey, f[1], 'waiting', f[2])
 pushWait(meta, wait, id, f[3], f[4], ARGV[3])
 timeline(tlKey, now, 'retried')

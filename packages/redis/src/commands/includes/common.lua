@@ -33,8 +33,9 @@ local function timeline(tlKey, at, event, workerId, detail)
   local entry = { at = at, event = event }
   if workerId and workerId ~= '' then entry.workerId = workerId end
   if detail and detail ~= '' then entry.detail = detail end
-  redis.call('RPUSH', tlKey, cjson.encode(entry))
-  redis.call('LTRIM', tlKey, -TIMELINE_LIMIT, -1)
+  if redis.call('RPUSH', tlKey, cjson.encode(entry)) > TIMELINE_LIMIT then
+    redis.call('LTRIM', tlKey, -TIMELINE_LIMIT, -1)
+  end
 end
 
 -- Moves a job from one per-status index to another and writes its status field.
@@ -44,13 +45,14 @@ local function setStatus(P, id, jobKey, from, to, ord)
   redis.call('HSET', jobKey, 'status', to)
 end
 
--- Puts a job into the wait set: behind the jobs of its priority (FIFO) or ahead of them (LIFO).
+-- Puts a job into the wait set: behind the jobs of its priority (FIFO), or ahead of them when `front` is
+-- '1' (LIFO jobs, and released or stalled jobs, which were due before anything queued behind them).
 -- A waiting worker saw the set empty, so the first push after that finds it empty: publishing only
 -- on that 0 -> 1 step wakes every waiter without a message per job.
-local function pushWait(meta, wait, id, priority, lifo, channel)
+local function pushWait(meta, wait, id, priority, front, channel)
   local seq = redis.call('HINCRBY', meta, 'seq', 1) % 2147483648
   local offset
-  if lifo == '1' then offset = 2147483647 - seq else offset = 2147483648 + seq end
+  if front == '1' then offset = 2147483647 - seq else offset = 2147483648 + seq end
   redis.call('ZADD', wait, int(-tonumber(priority) * 4294967296 + offset), id)
   if channel and channel ~= '' and redis.call('ZCARD', wait) == 1 then
     redis.call('PUBLISH', channel, 'w')
@@ -65,40 +67,43 @@ local function pushDelayed(delayed, id, runAt, channel)
   end
 end
 
--- The next listing score of the queue: creation time * 1024, strictly increasing within the queue so
--- pages stay stable, and comparable across queues.
-local function nextOrd(meta, now)
-  local ord = now * 1024
-  local last = tonumber(redis.call('HGET', meta, 'ord'))
-  if last and ord <= last then ord = last + 1 end
-  redis.call('HSET', meta, 'ord', int(ord))
-  return ord
-end
-
 -- A job as the client parses it: { HGETALL fields, timeline entries }.
 local function readJob(jobKey, tlKey)
   return { redis.call('HGETALL', jobKey), redis.call('LRANGE', tlKey, 0, -1) }
 end
 
--- Drops the lease: no token, no worker, no expiry, out of the active set.
-local function clearLease(jobKey, active, id)
-  redis.call('HDEL', jobKey, 'token', 'workerId', 'lockExpiresAt')
+-- Drops the lease: no token, no expiry, out of the active set. A job going back to the queue also loses
+-- its workerId; a finished job keeps it as the last worker that held it, for the audit trail.
+local function clearLease(jobKey, active, id, keepWorker)
+  if keepWorker then
+    redis.call('HDEL', jobKey, 'token', 'lockExpiresAt')
+  else
+    redis.call('HDEL', jobKey, 'token', 'workerId', 'lockExpiresAt')
+  end
   redis.call('ZREM', active, id)
 end
 
 -- The fence every token-taking write passes: `token` is the live lease token of an active job whose
--- lease has not expired by Redis' clock. Returns the job's workerId when it passes, nil otherwise.
+-- lease has not expired by Redis' clock. Returns nil when it fails, else the fields the settle scripts
+-- need, read in the same call: { workerId, ord, priority, attempts, lifo }.
 local function fence(jobKey, token, now)
-  local f = redis.call('HMGET', jobKey, 'status', 'token', 'lockExpiresAt', 'workerId')
+  local f = redis.call('HMGET', jobKey, 'status', 'token', 'lockExpiresAt', 'workerId', 'ord', 'priority',
+    'attempts', 'lifo')
   if f[1] ~= 'active' or f[2] ~= token then return nil end
   local expiresAt = tonumber(f[3])
   if not expiresAt or expiresAt <= now then return nil end
-  return f[4] or ''
+  return { f[4] or '', f[5], f[6], f[7], f[8] }
 end
 
--- Marks a job finished with `status` (completed, failed, cancelled) at `now`.
-local function finish(P, id, jobKey, from, status, ord, now)
-  redis.call('HSET', jobKey, 'finishedAt', now)
-  setStatus(P, id, jobKey, from, status, ord)
+-- Marks a job finished with `status` (completed, failed, cancelled) at `now`; `field`/`value` is one more
+-- hash field written in the same HSET (the result or the error).
+local function finish(P, id, jobKey, from, status, ord, now, field, value)
+  if field then
+    redis.call('HSET', jobKey, 'finishedAt', now, 'status', status, field, value)
+  else
+    redis.call('HSET', jobKey, 'finishedAt', now, 'status', status)
+  end
+  if from ~= status then redis.call('ZREM', P .. 's:' .. from, id) end
+  redis.call('ZADD', P .. 's:' .. status, ord, id)
   redis.call('ZADD', P .. 'f:' .. status, now, id)
 end
