@@ -22,6 +22,7 @@ import {
   type TimelineEntry,
 } from '@oqronkit/core'
 import postgres from 'postgres'
+import { Batcher } from './batcher.js'
 import { assertSchemaVersion, checkSchemaName, quoteIdent, requireUrl, runMigrations } from './migrate.js'
 import { Notifier } from './notifier.js'
 import {
@@ -122,6 +123,19 @@ export function postgresAdapter(
     }
   }
 
+  // Group commit of `complete`: one statement per burst, each job fenced on its own.
+  const completer = new Batcher<{ id: string; token: string; result: unknown }, boolean>(
+    async (ns, items) => {
+      const done = new Set<string>()
+      for (const r of await rows('complete', jq.COMPLETE_MANY, [ns, JSON.stringify(items)])) {
+        done.add(`${r[0]}\u0000${r[1]}`)
+      }
+      return items.map((it) => done.has(`${it.id}\u0000${it.token}`))
+    },
+    200,
+    2,
+  )
+
   async function getJob(ns: string, id: string, db: Db = sql): Promise<JobRecord | null> {
     const [r] = await rows('getJob', sq.GET, [ns, id], db)
     return r ? toJob(r) : null
@@ -219,9 +233,8 @@ export function postgresAdapter(
       return (await rows('log', jq.LOG, params)).length > 0
     },
 
-    async complete(ns, id, token, result) {
-      const json = JSON.stringify(result ?? null)
-      return (await rows('complete', jq.COMPLETE, [ns, id, token, json])).length > 0
+    complete(ns, id, token, result) {
+      return completer.push(ns, { id, token, result: result ?? null })
     },
 
     async fail(ns, id, token, request: FailRequest) {

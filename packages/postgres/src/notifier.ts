@@ -38,6 +38,8 @@ export class Notifier {
   private epoch = 0
   private readonly counts = new Map<string, number>()
   private readonly marks = new Map<string, number>()
+  /** Per key: the earliest local due time (performance.now()) announced by a delayed add since the last claim. */
+  private readonly dueSoon = new Map<string, number>()
   private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly cancelListeners = new Map<string, Set<(jobId: string) => void>>()
 
@@ -117,7 +119,12 @@ export class Notifier {
     }
     if (msg.t === 'w') {
       const key = `${msg.n}\u0000${msg.q}`
-      this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+      if (msg.d <= 0) this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+      else {
+        // Not work yet: remembered so a wait that starts now still ends at its due time.
+        const due = performance.now() + msg.d
+        if (due < (this.dueSoon.get(key) ?? Number.POSITIVE_INFINITY)) this.dueSoon.set(key, due)
+      }
       const set = this.waiters.get(key)
       if (!set) return
       for (const w of set) {
@@ -150,6 +157,7 @@ export class Notifier {
   /** Called before every claim of `key`. */
   markClaim(key: string): void {
     this.marks.set(key, this.stamp(key))
+    this.dueSoon.delete(key)
   }
 
   /** True if a notification for `key` (or a re-listen) came after the last claim of `key`. */
@@ -179,8 +187,11 @@ export class Notifier {
       this.marks.set(key, this.stamp(key))
       return
     }
-    const due = await nextDue()
+    let due = await nextDue()
     if (signal.aborted || this.closed || this.missed(key)) return
+    const announced = this.dueSoon.get(key)
+    if (announced !== undefined)
+      due = Math.min(due ?? Number.POSITIVE_INFINITY, announced - performance.now())
     // A due-but-unclaimable delayed job (locked by another claim in flight) is retried after a beat
     // rather than at once, so this never turns into a busy loop.
     const ms = Math.max(0, Math.min(timeoutMs, due === null ? Number.POSITIVE_INFINITY : Math.max(due, 25)))

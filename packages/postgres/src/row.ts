@@ -28,13 +28,10 @@ export const JOB_COLUMNS = [
   '{{schema}}.ms(j.finished_at)',
   '{{schema}}.ms(j.run_at)',
   'j.timeline',
-  'j.ord::float8',
 ].join(', ')
 
 /** Number of columns `JOB_COLUMNS` yields; extra columns of a statement follow them. */
-export const JOB_WIDTH = 23
-/** Index of `ord` (delivery order inside a priority), used to sort a claimed batch. */
-export const ORD = 22
+export const JOB_WIDTH = 22
 
 export type Row = readonly unknown[]
 

@@ -56,6 +56,7 @@ describe.runIf(runSuite)('broker: add and claim', () => {
     expect(c!.lockExpiresAt! - c!.startedAt!).toBeGreaterThanOrEqual(4_999)
     expect(c!.lockExpiresAt! - c!.startedAt!).toBeLessThanOrEqual(5_001)
     expect(c!.timeline.map((e) => e.event)).toEqual(['added', 'active'])
+    expect(c!.timeline[1]).toMatchObject({ workerId: 'worker-a', detail: 'attempt 1' })
     expect(await a.storage.getJob(s, c!.id)).toEqual(c)
   })
 
@@ -112,7 +113,7 @@ describe.runIf(runSuite)('broker: add and claim', () => {
     expect(outcome).toBe('created')
     expect(job!.status).toBe('delayed')
     expect(job!.runAt - job!.createdAt).toBeGreaterThanOrEqual(399)
-    expect(job!.timeline.map((e) => e.event)).toEqual(['added', 'delayed'])
+    expect(job!.timeline.map((e) => e.event)).toEqual(['added'])
     await a.broker.add(s, newJob('q', { id: 'now' }))
     expect((await claim(s, 'q')).map((j) => j.id)).toEqual(['now'])
     await sleep(450)
@@ -120,12 +121,14 @@ describe.runIf(runSuite)('broker: add and claim', () => {
     expect(c).toMatchObject({ id: 'later', status: 'active', attempts: 1 })
   })
 
-  test('a due delayed job is merged into delivery order by priority', async () => {
+  test('a due delayed job joins its priority as if promoted now: after waiting jobs, a LIFO one first', async () => {
     const s = ns()
-    await a.broker.add(s, newJob('q', { id: 'd', delayMs: 50, priority: 3 }))
+    await a.broker.add(s, newJob('q', { id: 'd-high', delayMs: 50, priority: 3 }))
+    await a.broker.add(s, newJob('q', { id: 'd-fifo', delayMs: 50 }))
+    await a.broker.add(s, newJob('q', { id: 'd-lifo', delayMs: 50, lifo: true }))
     await a.broker.add(s, newJob('q', { id: 'w' }))
     await sleep(100)
-    expect((await claim(s, 'q')).map((j) => j.id)).toEqual(['d', 'w'])
+    expect((await claim(s, 'q')).map((j) => j.id)).toEqual(['d-high', 'd-lifo', 'w', 'd-fifo'])
   })
 
   test('idempotent add: 100 concurrent adds with one id make one job; every caller gets that job', async () => {

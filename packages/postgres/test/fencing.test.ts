@@ -73,7 +73,7 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     const [rec] = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 3, limit: 10 })
     expect(rec).toMatchObject({
       action: 'requeued',
-      job: { id: first.id, status: 'waiting', stalledCount: 1 },
+      job: { id: first.id, status: 'stalled', stalledCount: 1 },
     })
     const [second] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 30_000 })
     expect(second!.attempts).toBe(2)
@@ -111,10 +111,34 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
       result: { charged: true },
       token: null,
       lockExpiresAt: null,
+      workerId: 'w1', // kept as the last holder, for the audit trail
     })
     expect(rec!.finishedAt).toBeGreaterThanOrEqual(rec!.startedAt!)
     expect(rec!.timeline.at(-1)).toMatchObject({ event: 'completed', workerId: 'w1' })
     expect(await a.broker.complete(s, job.id, job.token!, 'again')).toBe(false)
+  })
+
+  test('concurrent completes are grouped into one commit, yet each is fenced and answered on its own', async () => {
+    const s = ns()
+    await a.broker.addBulk(
+      s,
+      Array.from({ length: 30 }, () => newJob('q')),
+    )
+    const jobs = await a.broker.claim(s, 'q', { workerId: 'w', limit: 30, leaseMs: 30_000 })
+    const calls = jobs.flatMap((j, i) => [
+      a.broker.complete(s, j.id, i % 3 === 0 ? 'stale' : j.token!, { i }),
+      a.broker.complete(s, j.id, 'also-stale', { i: -1 }),
+    ])
+    const answers = await Promise.all(calls)
+    for (let i = 0; i < jobs.length; i++) {
+      expect(answers[2 * i]).toBe(i % 3 !== 0)
+      expect(answers[2 * i + 1]).toBe(false)
+    }
+    for (const [i, j] of jobs.entries()) {
+      const rec = await a.storage.getJob(s, j.id)
+      if (i % 3 === 0) expect(rec).toMatchObject({ status: 'active', result: null })
+      else expect(rec).toMatchObject({ status: 'completed', result: { i } })
+    }
   })
 
   test('fail with a delay goes back to delayed with a retrying entry, then fails for good', async () => {
@@ -123,8 +147,8 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     const error = { name: 'TypeError', message: 'nope', stack: 'at x' }
     expect(await a.broker.fail(s, job.id, job.token!, { error, retryDelayMs: 200 })).toBe(true)
     let rec = await a.storage.getJob(s, job.id)
-    expect(rec).toMatchObject({ status: 'delayed', error, token: null, finishedAt: null })
-    expect(rec!.timeline.at(-1)).toMatchObject({ event: 'retrying', detail: 'nope' })
+    expect(rec).toMatchObject({ status: 'delayed', error, token: null, workerId: null, finishedAt: null })
+    expect(rec!.timeline.at(-1)).toMatchObject({ event: 'retrying', detail: 'nope; next attempt in 200 ms' })
     expect(await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 1000 })).toEqual([])
     await sleep(250)
     const [again] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 30_000 })
@@ -151,6 +175,7 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     expect(rec!.timeline.at(-1)).toMatchObject({ event: 'released', workerId: 'w1' })
     const [c] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 1000 })
     expect(c).toMatchObject({ id: job.id, attempts: 1 })
+    expect(c!.timeline.at(-1)).toMatchObject({ event: 'active', workerId: 'w2', detail: 'attempt 1' })
   })
 
   test('stall recovery: live leases untouched; expired ones requeued with a stalled entry; poison past maxStalledCount', async () => {
@@ -160,9 +185,11 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     await sleep(200)
     let out = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })
     expect(out.map((o) => [o.job.id, o.action, o.job.status, o.job.stalledCount])).toEqual([
-      ['dies', 'requeued', 'waiting', 1],
+      ['dies', 'requeued', 'stalled', 1],
     ])
-    expect(out[0]!.job.timeline.at(-1)).toMatchObject({ event: 'stalled', workerId: 'w1' })
+    expect(out[0]!.job).toMatchObject({ token: null, workerId: null, lockExpiresAt: null, finishedAt: null })
+    expect(out[0]!.job.timeline.at(-1)).toMatchObject({ event: 'stalled', workerId: 'w1', detail: 'stall 1' })
+    expect((await a.storage.countJobs(s, 'q')).stalled).toBe(1)
     expect((await a.storage.getJob(s, live.id))!.status).toBe('active')
     // second stall: over maxStalledCount = 1 → failed as poison
     const [again] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 100 })
@@ -172,10 +199,37 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     expect(out.map((o) => [o.job.id, o.action, o.job.status, o.job.stalledCount])).toEqual([
       ['dies', 'failed', 'failed', 2],
     ])
-    expect(out[0]!.job.error).toMatchObject({ name: 'StalledJobError' })
+    expect(out[0]!.job.error).toMatchObject({
+      name: 'StalledJobError',
+      message: 'job stalled 2 times (maxStalledCount 1); failed as poison',
+    })
+    expect(out[0]!.job.workerId).toBe('w2')
     expect(out[0]!.job.finishedAt).not.toBeNull()
     expect(out[0]!.job.timeline.slice(-2).map((e) => e.event)).toEqual(['stalled', 'failed'])
     expect(await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })).toEqual([])
+  })
+
+  test('released and recovered jobs go to the front of their priority; others keep FIFO', async () => {
+    const s = ns()
+    await a.broker.addBulk(s, [newJob('q', { id: 'a' }), newJob('q', { id: 'b' }), newJob('q', { id: 'c' })])
+    const [ja] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 100 })
+    const [jb] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 30_000 })
+    await a.broker.add(s, newJob('q', { id: 'd' }))
+    await a.broker.release(s, jb!.id, jb!.token!)
+    await sleep(200)
+    await a.broker.recoverStalled(s, 'q', { maxStalledCount: 3, limit: 10 })
+    const order = (await a.broker.claim(s, 'q', { workerId: 'w', limit: 10, leaseMs: 1000 })).map((j) => j.id)
+    expect(order).toEqual([ja!.id, jb!.id, 'c', 'd'])
+  })
+
+  test('a claim with guaranteed stores the consumer guarantee on the job', async () => {
+    const s = ns()
+    await a.broker.add(s, newJob('q', { id: 'g', guaranteed: true }))
+    const [j] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 100, guaranteed: false })
+    expect(j!.guaranteed).toBe(false)
+    await sleep(200)
+    const [o] = await a.broker.recoverStalled(s, 'q', { maxStalledCount: 3, limit: 10 })
+    expect(o).toMatchObject({ action: 'failed', job: { id: 'g', status: 'failed' } })
   })
 
   test('an at-most-once job whose worker was lost fails as worker lost', async () => {
@@ -238,7 +292,13 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     const job = await active(s)
     await a.broker.fail(s, job.id, job.token!, { error: { name: 'E', message: 'x' }, retryDelayMs: null })
     const r = await a.broker.retry(s, job.id)
-    expect(r).toMatchObject({ status: 'waiting', attempts: 0, finishedAt: null })
+    expect(r).toMatchObject({
+      status: 'waiting',
+      attempts: 0,
+      stalledCount: 0,
+      error: null,
+      finishedAt: null,
+    })
     expect(r!.timeline.at(-1)).toMatchObject({ event: 'retried' })
     const [c] = await a.broker.claim(s, 'q', { workerId: 'w', limit: 1, leaseMs: 30_000 })
     expect(c).toMatchObject({ id: job.id, attempts: 1 })

@@ -105,7 +105,7 @@ d as (
   for update skip locked
 ),
 picked as (
-  select c.id, row_number() over (order by c.priority desc, c.grp, c.k) as pos
+  select c.id, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
   from (select * from w union all select * from d) c
   order by c.priority desc, c.grp, c.k
   limit $3::int
@@ -129,6 +129,7 @@ returning {{job}}, p.pos
 /**
  * Renew a lease: $4 ms from the server's now. One round trip answers ok / cancelled / lost; the
  * cancelled check reads the statement's snapshot, which is enough to tell a tombstone from a lost race.
+ * It reads the status by primary key (a status predicate would tempt the planner into a status index).
  */
 export const RENEW = `
 with r as (
@@ -139,7 +140,7 @@ with r as (
 )
 select case
   when exists (select 1 from r) then 'ok'
-  when exists (select 1 from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text and j.status = 'cancelled')
+  when (select j.status from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text) = 'cancelled'
     then 'cancelled'
   else 'lost'
 end
@@ -161,22 +162,6 @@ export const LOG = `
 update {{schema}}.jobs j set
   timeline = {{schema}}.push_timeline(j.timeline,
     {{schema}}.entry($4::text, coalesce($6::text, j.worker_id), $5::text), {{lim}})
-where j.ns = $1::text and j.id = $2::text
-  and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
-returning 1
-`
-
-/**
- * Complete with result $4 (JSON text). Token and expiry are cleared; `worker_id` stays as the last worker
- * that held the job, for the audit trail (as when a job fails for good or is cancelled).
- */
-export const COMPLETE = `
-update {{schema}}.jobs j set
-  status = 'completed',
-  result = $4::text::jsonb,
-  token = null, lock_expires_at = null,
-  finished_at = now(),
-  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
 where j.ns = $1::text and j.id = $2::text
   and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
 returning 1
@@ -321,4 +306,31 @@ with r as (
 )
 select r.*, pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', r.queue, 'd', 0)::text) is null
 from r
+`
+
+/**
+ * Complete jobs of one namespace, one or many in one statement (group commit): $2 is a JSON array of
+ * {id, token, result}. Each row is fenced on its own. Token and expiry are cleared; `worker_id` stays
+ * as the last worker that held the job, for the audit trail (as when a job fails for good or is
+ * cancelled). Returns (id, token) of each input that completed its job. The `= any (array(...))` makes
+ * the rows a primary-key lookup: the planner cannot size a JSON input and would otherwise hash-join
+ * it against every active job of the namespace. Concurrent `complete` calls are coalesced into this so a busy consumer pays one commit
+ * (one WAL flush) per burst instead of one per job; each caller still resolves only after the commit.
+ */
+export const COMPLETE_MANY = `
+with input as (
+  select x.id, x.token, x.result
+  from jsonb_to_recordset($2::text::jsonb) as x(id text, token text, result jsonb)
+)
+update {{schema}}.jobs j set
+  status = 'completed',
+  result = i.result,
+  token = null, lock_expires_at = null,
+  finished_at = now(),
+  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
+from input i
+where j.ns = $1::text and j.id = i.id
+  and j.id = any (array(select i2.id from input i2))
+  and j.token = i.token and j.status = 'active' and j.lock_expires_at > now()
+returning j.id, i.token
 `

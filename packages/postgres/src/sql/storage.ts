@@ -5,10 +5,13 @@ export const GET = `
 select {{job}} from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text
 `
 
-/** Records by id, $2 a JSON array of ids: the follow-up of ADD for ids it did not insert. */
+/**
+ * Records by id, $2 a JSON array of ids: the follow-up of ADD for ids it did not insert. `= any (array)`
+ * keeps it a primary-key lookup whatever the planner guesses about the JSON's size.
+ */
 export const LOOKUP = `
 select {{job}} from {{schema}}.jobs j
-where j.ns = $1::text and j.id in (select jsonb_array_elements_text($2::text::jsonb))
+where j.ns = $1::text and j.id = any (array(select jsonb_array_elements_text($2::text::jsonb)))
 `
 
 /**
@@ -46,11 +49,17 @@ order by k.seq desc
 limit $4::int
 `
 
-/** Jobs per status of one queue: an index-only scan of `jobs_list_queue`. */
+/**
+ * Jobs per status of one queue: one index-only range count of `jobs_list_queue` per status. Still
+ * proportional to the queue's rows (there is no counter table: it would be a hot row on every state
+ * change), so dashboards should not poll it in a tight loop; retention keeps it small.
+ */
 export const COUNT = `
-select j.status, count(*)::int from {{schema}}.jobs j
-where j.ns = $1::text and j.queue = $2::text
-group by j.status
+select s.status, (
+  select count(*)::int from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = $2::text and j.status = s.status
+)
+from unnest(array['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'stalled', 'paused']) as s(status)
 `
 
 /**

@@ -1,0 +1,129 @@
+/**
+ * Fills a scratch schema with 1,000,000 jobs and prints EXPLAIN (ANALYZE, BUFFERS) of the hot statements,
+ * with custom and with generic plans (prepared statements switch to generic plans after five runs).
+ * Run from the repo root after a build:
+ *   pnpm --filter @oqronkit/postgres build && node --import tsx packages/postgres/scripts/explain.ts
+ * The output goes into docs/postgres.md. The schema is dropped at the end.
+ */
+import { TIMELINE_LIMIT } from '@oqronkit/core'
+import postgres from 'postgres'
+import { migrate } from '../dist/index.js'
+import { JOB_COLUMNS } from '../src/row.js'
+import * as J from '../src/sql/jobs.js'
+import * as S from '../src/sql/storage.js'
+
+const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+const schema = `oqx_${Date.now().toString(36)}`
+const q = `"${schema}"`
+const render = (t: string) =>
+  t
+    .replaceAll('{{job}}', JOB_COLUMNS)
+    .replaceAll('{{schema}}', q)
+    .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
+    .replaceAll('{{channel}}', `'${schema}_oqronkit'`)
+
+const sql = postgres(url, { max: 1, onnotice: () => {} })
+
+async function explain(title: string, text: string, params: unknown[]) {
+  for (const mode of ['force_custom_plan', 'force_generic_plan']) {
+    await sql.begin(async (tx) => {
+      await tx.unsafe(`set local plan_cache_mode = ${mode}`)
+      const rows = await tx.unsafe(
+        `explain (analyze, buffers, costs off, timing on) ${render(text)}`,
+        params as never,
+      )
+      console.log(
+        `\n### ${title} (${mode === 'force_custom_plan' ? 'custom plan' : 'generic plan'})\n\n\`\`\``,
+      )
+      for (const r of rows) console.log(r['QUERY PLAN'])
+      console.log('```')
+      await tx.unsafe('rollback and chain') // EXPLAIN ANALYZE really runs writes: undo them
+    })
+  }
+}
+
+try {
+  await migrate({ sql: sql as never, schema })
+  console.error('filling 1,000,000 rows...')
+  await sql.unsafe(`
+    insert into ${q}.jobs (ns, id, queue, status, seq, ord, data, priority, run_at, created_at,
+                           started_at, finished_at, lock_expires_at, token, worker_id, attempts)
+    select 'explain', 'j' || g, case when g % 10 = 0 then 'other' else 'bulk' end,
+      s.status, g, g, '{"n":1}'::jsonb, (g % 3), 
+      case when s.status = 'delayed' then now() + interval '1 day' else now() - interval '1 hour' end,
+      now() - interval '2 days' + g * interval '100 ms',
+      case when s.status in ('active', 'completed', 'failed') then now() - interval '1 hour' end,
+      case when s.status in ('completed', 'failed') then now() - interval '2 days' + g * interval '100 ms' end,
+      case when s.status = 'active' then now() + case when g % 50 = 0 then interval '-1 minute' else interval '1 minute' end end,
+      case when s.status = 'active' then md5(g::text) end,
+      case when s.status = 'active' then 'w' end,
+      case when s.status in ('active', 'completed', 'failed') then 1 else 0 end
+    from generate_series(1, 1000000) g
+    cross join lateral (select case
+      when g % 1000 < 960 then 'completed'
+      when g % 1000 < 980 then 'failed'
+      when g % 1000 < 990 then 'waiting'
+      when g % 1000 < 995 then 'delayed'
+      else 'active' end as status) s`)
+  await sql.unsafe(`select setval('${q}.job_seq', 1000001)`)
+  await sql.unsafe(`vacuum analyze ${q}.jobs`)
+  const [{ n }] = await sql.unsafe(`select count(*)::int as n from ${q}.jobs`)
+  const counts = await sql.unsafe(`select status, count(*)::int as n from ${q}.jobs group by 1 order by 1`)
+  console.log(`rows: ${n}; ${counts.map((c) => `${c.status} ${c.n}`).join(', ')}`)
+  const [active] = await sql.unsafe(
+    `select id, token from ${q}.jobs where status = 'active' and lock_expires_at > now() limit 1`,
+  )
+
+  await explain('claim (batch of 50)', J.CLAIM, ['explain', 'bulk', 50, 'w1', 30000, null])
+  await explain('renew', J.RENEW, ['explain', active!.id, active!.token, 30000])
+  await explain('complete (one job)', J.COMPLETE_MANY, [
+    'explain',
+    JSON.stringify([{ id: active!.id, token: active!.token, result: { ok: true } }]),
+  ])
+  await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
+  await explain('add (one job)', J.ADD, [
+    'explain',
+    JSON.stringify([
+      {
+        id: 'new-1',
+        queue: 'bulk',
+        data: {},
+        delayMs: 0,
+        priority: 0,
+        lifo: false,
+        maxAttempts: 1,
+        guaranteed: true,
+        behavior: 'hold',
+      },
+    ]),
+  ])
+  await explain('add follow-up lookup (duplicates)', S.LOOKUP, ['explain', JSON.stringify(['j1', 'j2'])])
+  await explain('waitForWork next due', S.NEXT_DUE, ['explain', 'bulk'])
+  await explain('prune (keep 1000, limit 1000)', S.PRUNE, ['explain', 'bulk', 'completed', 1000, null, 1000])
+  await explain('prune by age (7 h, limit 1000)', S.PRUNE, [
+    'explain',
+    'bulk',
+    'completed',
+    null,
+    7 * 3600_000,
+    1000,
+  ])
+  await explain('listJobs queue+status page', S.LIST_QUEUE, [
+    'explain',
+    'bulk',
+    '["failed"]',
+    '9223372036854775807',
+    50,
+  ])
+  await explain('listJobs queue page (all statuses)', S.LIST_QUEUE, [
+    'explain',
+    'bulk',
+    JSON.stringify(['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'stalled', 'paused']),
+    '9223372036854775807',
+    50,
+  ])
+  await explain('countJobs', S.COUNT, ['explain', 'bulk'])
+} finally {
+  await sql.unsafe(`drop schema if exists ${q} cascade`)
+  await sql.end()
+}
