@@ -1,53 +1,66 @@
 import type { JobError, JobRecord, JobStatus, TimelineEntry } from '@oqronkit/core'
 
-/** A job as the scripts return it: `{ HGETALL fields, timeline entries }`. */
-export type RawJob = [fields: string[], timeline: string[]]
+/** The hash fields of a job record, in the order the scripts return them (`readJob` in common.lua). */
+export const JOB_FIELDS = [
+  'id',
+  'queue',
+  'status',
+  'data',
+  'result',
+  'error',
+  'attempts',
+  'maxAttempts',
+  'stalledCount',
+  'progress',
+  'progressLabel',
+  'priority',
+  'lifo',
+  'guaranteed',
+  'workerId',
+  'token',
+  'lockExpiresAt',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'runAt',
+] as const
 
-function fieldsOf(flat: string[]): Map<string, string> {
-  const fields = new Map<string, string>()
-  for (let i = 0; i + 1 < flat.length; i += 2) fields.set(flat[i]!, flat[i + 1]!)
-  return fields
-}
+/** A job as the scripts return it: `{ values of JOB_FIELDS, timeline entries }`. */
+export type RawJob = [values: (string | null)[], timeline: string[]]
 
-const num = (value: string | undefined): number => (value === undefined ? 0 : Number(value))
-const numOrNull = (value: string | undefined): number | null => (value === undefined ? null : Number(value))
-const jsonOrNull = <T>(value: string | undefined): T | null =>
-  value === undefined ? null : (JSON.parse(value) as T)
+const num = (value: string | null | undefined): number => (value == null ? 0 : Number(value))
+const numOrNull = (value: string | null | undefined): number | null => (value == null ? null : Number(value))
+const jsonOrNull = <T>(value: string | null | undefined): T | null =>
+  value == null ? null : (JSON.parse(value) as T)
 
-/** The record, or null when the hash is empty (no such job). */
+/** The record, or null when the job does not exist. */
 export function decodeJob(raw: RawJob): JobRecord | null {
-  const [flat, timeline] = raw
-  if (flat.length === 0) return null
-  const f = fieldsOf(flat)
+  const [v, timeline] = raw
+  if (v[0] == null) return null
   return {
-    id: f.get('id')!,
-    queue: f.get('queue')!,
-    status: f.get('status') as JobStatus,
-    data: JSON.parse(f.get('data') ?? 'null'),
-    result: jsonOrNull(f.get('result')),
-    error: jsonOrNull<JobError>(f.get('error')),
-    attempts: num(f.get('attempts')),
-    maxAttempts: num(f.get('maxAttempts')),
-    stalledCount: num(f.get('stalledCount')),
-    progress: num(f.get('progress')),
-    progressLabel: f.get('progressLabel') ?? null,
-    priority: num(f.get('priority')),
-    lifo: f.get('lifo') === '1',
-    guaranteed: f.get('guaranteed') === '1',
-    workerId: f.get('workerId') ?? null,
-    token: f.get('token') ?? null,
-    lockExpiresAt: numOrNull(f.get('lockExpiresAt')),
-    createdAt: num(f.get('createdAt')),
-    startedAt: numOrNull(f.get('startedAt')),
-    finishedAt: numOrNull(f.get('finishedAt')),
-    runAt: num(f.get('runAt')),
+    id: v[0],
+    queue: v[1]!,
+    status: v[2] as JobStatus,
+    data: JSON.parse(v[3] ?? 'null'),
+    result: jsonOrNull(v[4]),
+    error: jsonOrNull<JobError>(v[5]),
+    attempts: num(v[6]),
+    maxAttempts: num(v[7]),
+    stalledCount: num(v[8]),
+    progress: num(v[9]),
+    progressLabel: v[10] ?? null,
+    priority: num(v[11]),
+    lifo: v[12] === '1',
+    guaranteed: v[13] === '1',
+    workerId: v[14] ?? null,
+    token: v[15] ?? null,
+    lockExpiresAt: numOrNull(v[16]),
+    createdAt: num(v[17]),
+    startedAt: numOrNull(v[18]),
+    finishedAt: numOrNull(v[19]),
+    runAt: num(v[20]),
     timeline: timeline.map((entry) => JSON.parse(entry) as TimelineEntry),
   }
-}
-
-/** The listing score (`ord`) of a raw job, for cursors. */
-export function ordOf(raw: RawJob): number {
-  return Number(fieldsOf(raw[0]).get('ord') ?? 0)
 }
 
 /** `JSON.stringify` that maps `undefined` to `null`, so every stored value parses back. */

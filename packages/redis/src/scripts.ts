@@ -1,5 +1,6 @@
 import { TIMELINE_LIMIT } from '@oqronkit/core'
 import type { Cluster, Redis } from 'ioredis'
+import { JOB_FIELDS } from './codec.js'
 import add from './commands/add-4.lua'
 import cancel from './commands/cancel-5.lua'
 import claim from './commands/claim-4.lua'
@@ -56,8 +57,16 @@ const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS
 
-/** Shared helpers, prepended to each script so every command is still one self-contained EVAL. */
-const PRELUDE = `local TIMELINE_LIMIT = ${TIMELINE_LIMIT}\n${common}\n`
+/**
+ * Shared helpers, prepended to each script so every command is still one self-contained EVAL. The constants
+ * come from TypeScript, so the scripts and the client can never disagree on them.
+ */
+const PRELUDE = [
+  `local TIMELINE_LIMIT = ${TIMELINE_LIMIT}`,
+  `local JOB_FIELDS = { ${JOB_FIELDS.map((f) => `'${f}'`).join(', ')} }`,
+  common,
+  '',
+].join('\n')
 
 /** The full source of a script as sent to Redis (exported for tests and tooling). */
 export function scriptSource(name: ScriptName): string {

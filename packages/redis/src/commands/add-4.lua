@@ -14,7 +14,7 @@
 
   Returns one entry per job, in order:
     { 'created' | 'held', createdAt, ord }   stored (held = stored `paused`, the queue is disabled)
-    { 'duplicate', { fields, timeline } }    a job with this id exists in this queue; nothing changed
+    { 'duplicate', { values, timeline } }    a job with this id exists in this queue; nothing changed
     { 'skipped' } | { 'rejected' }           the queue is disabled; nothing stored
     { 'other', queue }                       the id index names another queue; nothing changed, the
                                              client resolves it (only when ARGV[4] ~= '')

@@ -9,7 +9,7 @@
   cleared, so it never runs again. The live token is kept as cancelToken so the running worker's next
   renew answers `cancelled`, not `lost`. The publish reaches nodes running the job at once.
 
-  Returns {} when there is no such job, else { cancelled (1|0), { fields, timeline } }; 0 means the job
+  Returns {} when there is no such job, else { cancelled (1|0), { values, timeline } }; 0 means the job
   was already finished and nothing changed.
 ]]
 local jobKey, tlKey, wait, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]

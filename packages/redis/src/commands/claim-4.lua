@@ -17,7 +17,7 @@
   `active`, a new token, workerId, lockExpiresAt = now + leaseMs, attempts + 1, startedAt, an `active`
   timeline entry, and a place in the active set scored by its lease expiry.
 
-  Returns { { fields, timeline }, ... } for the claimed jobs; {} while the queue is paused or disabled.
+  Returns { { values, timeline }, ... } for the claimed jobs; {} while the queue is paused or disabled.
   `limit` must stay <= 1000 (the client caps it): batch writes unpack 2 values per job onto Lua's stack.
 ]]
 local meta, wait, delayed, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

@@ -3,6 +3,6 @@
 
   KEYS[1] job hash     KEYS[2] timeline
 
-  Returns { fields, timeline }; fields is empty when there is no such job.
+  Returns { values, timeline } (see readJob in includes/common.lua); the id is nil when there is no such job.
 ]]
 return readJob(KEYS[1], KEYS[2])

@@ -12,7 +12,7 @@
     guaranteed, over maxStalledCount:               `failed` as a poison job (`stalled` + `failed` entries)
     at-most-once:                                  `failed` with "worker lost" (`worker-lost` entry)
 
-  Returns { { 'requeued' | 'failed', { fields, timeline } }, ... }.
+  Returns { { 'requeued' | 'failed', { values, timeline } }, ... }.
 ]]
 local meta, wait, active = KEYS[1], KEYS[2], KEYS[3]
 local P, maxStalled, limit, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]

@@ -6,7 +6,7 @@
   ARGV[1] P     ARGV[2] id     ARGV[3] wake-up channel
 
   Resets attempts and stalledCount, clears error and finish time, runAt = now, and
-  appends `retried`. Returns {} when there is no such job, else { retried (1|0), { fields, timeline } };
+  appends `retried`. Returns {} when there is no such job, else { retried (1|0), { values, timeline } };
   0 means the job was neither failed nor cancelled and nothing changed.
 ]]
 local jobKey, tlKey, wait, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
