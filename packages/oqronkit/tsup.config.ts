@@ -1,3 +1,4 @@
 import { packageConfig } from '../../tsup.base'
 
-export default packageConfig()
+// Adapters are subpaths, so `import 'oqronkit'` loads no database driver.
+export default packageConfig({ entry: ['src/index.ts', 'src/redis.ts', 'src/postgres.ts'] })

@@ -44,6 +44,15 @@ export interface FailRequest {
   retryDelayMs: number | null
 }
 
+export interface AddOptions {
+  /**
+   * The caller's own database transaction (e.g. a postgres.js `tx` from `sql.begin`): the job must exist if
+   * and only if that transaction commits, and consumers are woken only on commit. An adapter that cannot
+   * enqueue inside the given transaction throws `OqronConfigError` and stores nothing.
+   */
+  tx?: unknown
+}
+
 export interface StallScanRequest {
   /** A job recovered more often than this fails as a poison job. */
   maxStalledCount: number
@@ -117,9 +126,9 @@ export interface BrokerAdapter {
    * nothing changed — also while the queue is disabled: existence is checked first). Checks the queue's disabled flag in the same step: `hold` stores it `paused`,
    * `skip` stores nothing (`skipped`), `reject` stores nothing (`rejected`). Wakes waiting consumers.
    */
-  add(ns: string, job: NewJob): Promise<AddResult>
+  add(ns: string, job: NewJob, options?: AddOptions): Promise<AddResult>
   /** `add` for many jobs; each is atomic on its own, results in input order. */
-  addBulk(ns: string, jobs: NewJob[]): Promise<AddResult[]>
+  addBulk(ns: string, jobs: NewJob[], options?: AddOptions): Promise<AddResult[]>
   /**
    * Atomically take up to `limit` due jobs of `queue` (promoting delayed jobs whose `runAt` has come),
    * highest priority first, FIFO within a priority (LIFO for `lifo` jobs), and for each in the same

@@ -73,6 +73,11 @@ export interface EnqueueOptions {
   lifo?: boolean
   /** Total runs allowed (overrides retries.max + 1). */
   attempts?: number
+  /**
+   * Enqueue inside your own database transaction (a postgres.js `tx`): the job exists if and only if it
+   * commits. Only adapters that support it accept it (`@oqronkit/postgres`); others throw OqronConfigError.
+   */
+  tx?: unknown
 }
 
 export interface EnqueueDefaults {

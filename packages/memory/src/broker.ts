@@ -1,14 +1,16 @@
-import type {
-  AddResult,
-  BrokerAdapter,
-  ClaimRequest,
-  FailRequest,
-  JobRecord,
-  NewJob,
-  RenewOutcome,
-  StallOutcome,
-  StallScanRequest,
-  TimelineEntry,
+import {
+  type AddOptions,
+  type AddResult,
+  type BrokerAdapter,
+  type ClaimRequest,
+  type FailRequest,
+  type JobRecord,
+  type NewJob,
+  OqronConfigError,
+  type RenewOutcome,
+  type StallOutcome,
+  type StallScanRequest,
+  type TimelineEntry,
 } from '@oqronkit/core'
 import { addEntry, type Namespace, type QueueState, type StoredJob, setStatus, toRecord } from './state.js'
 import type { MemoryStore } from './store.js'
@@ -20,11 +22,13 @@ import type { MemoryStore } from './store.js'
 export class MemoryBroker implements BrokerAdapter {
   constructor(private readonly store: MemoryStore) {}
 
-  async add(ns: string, job: NewJob): Promise<AddResult> {
+  async add(ns: string, job: NewJob, options?: AddOptions): Promise<AddResult> {
+    noTransaction(options)
     return this.addSync(this.store.ns(ns), job)
   }
 
-  async addBulk(ns: string, jobs: NewJob[]): Promise<AddResult[]> {
+  async addBulk(ns: string, jobs: NewJob[], options?: AddOptions): Promise<AddResult[]> {
+    noTransaction(options)
     const space = this.store.ns(ns)
     return jobs.map((job) => this.addSync(space, job))
   }
@@ -392,5 +396,16 @@ export class MemoryBroker implements BrokerAdapter {
     setStatus(q, job, status)
     job.finishedAt = now
     q.finished[status].push(job.id)
+  }
+}
+
+function noTransaction(options: AddOptions | undefined): void {
+  if (options?.tx !== undefined) {
+    throw new OqronConfigError(
+      'The memory adapter cannot enqueue inside a database transaction (tx); use @oqronkit/postgres.',
+      {
+        field: 'tx',
+      },
+    )
   }
 }

@@ -83,12 +83,20 @@ export class JobRun {
     const reason = this.controller.signal.reason
     // A cancelled job already has its tombstone; nothing of this run may be written.
     if (reason instanceof JobCancelledError) return
-    try {
-      if (ok) await this.complete(value)
-      else await this.fail(value)
-    } catch (error) {
-      // The backend is unreachable: the lease will expire and the stall detector re-delivers the job.
-      engine.events.emit('error', { error, where: `settling job ${job.id}` })
+    // A settle is fenced, so retrying it after a connection error is safe. Keep trying while the lease may
+    // still be live; past it, the stall detector re-delivers the job and our token is dead anyway.
+    const deadline = Date.now() + definition.options.lockTtlMs
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (ok) await this.complete(value)
+        else await this.fail(value)
+        return
+      } catch (error) {
+        engine.events.emit('error', { error, where: `settling job ${job.id}` })
+        const wait = Math.min(2_000, 100 * 2 ** attempt)
+        if (Date.now() + wait >= deadline) return
+        await new Promise<void>((resolve) => engine.timers.setTimeout(resolve, wait))
+      }
     }
   }
 

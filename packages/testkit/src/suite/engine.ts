@@ -196,24 +196,24 @@ export const engineChecks: ContractCheck[] = [
       const starts: string[] = []
       let reason: unknown = null
       const work: WorkOptions = { heartbeatMs: 200, lockTtlMs: 2_000, concurrency: 1 }
-      const a = await startNode(
-        t,
-        'A',
-        async (ctx) => {
-          starts.push('A')
-          await waitForAbort(ctx)
-          reason = ctx.signal.reason
-        },
-        work,
-      )
-      const b = await startNode(t, 'B', async () => {}, { ...work }, { usePeer: true })
-      // B has a consumer too, so "never runs again" covers every node.
-      void b
+      // Both nodes consume, so "never runs again" covers every node; whichever takes the job, the cancel
+      // is sent from the other one.
+      const handler = (node: string) => async (ctx: JobContext) => {
+        starts.push(node)
+        await waitForAbort(ctx)
+        reason = ctx.signal.reason
+      }
+      const a = await startNode(t, 'A', handler('A'), work)
+      const b = await startNode(t, 'B', handler('B'), { ...work }, { usePeer: true })
       const id = randomId('cancel')
       await enqueue(t, a, id)
-      await waitUntil(() => starts.length === 1, { what: 'runtime A to start the job' })
-      assert.equal(await OqronManager.from(b.runtime.getConfig()).cancelJob(id), true)
-      await waitUntil(() => reason !== null, { timeoutMs: 10_000, what: "A's handler signal to abort" })
+      await waitUntil(() => starts.length === 1, { what: 'a runtime to start the job' })
+      const other = starts[0] === 'A' ? b : a
+      assert.equal(await OqronManager.from(other.runtime.getConfig()).cancelJob(id), true)
+      await waitUntil(() => reason !== null, {
+        timeoutMs: 10_000,
+        what: "the running handler's signal to abort",
+      })
       assert.ok(reason instanceof JobCancelledError, `aborted with ${String(reason)}`)
       await sleep(600)
       assert.equal(starts.length, 1, 'a cancelled job never runs again')
