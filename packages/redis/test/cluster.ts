@@ -24,7 +24,7 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /** Three consecutive free ports (and their cluster bus ports, +10000) in 7101..7999. */
-async function freePorts(): Promise<number[]> {
+export async function freePorts(): Promise<number[]> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 7101 + Math.floor(Math.random() * 890)
     const ports = [base, base + 1, base + 2]
@@ -119,7 +119,7 @@ export async function startCluster(): Promise<LocalCluster> {
   }
 }
 
-async function withNode<T>(port: number, fn: (node: Redis) => Promise<T>): Promise<T> {
+export async function withNode<T>(port: number, fn: (node: Redis) => Promise<T>): Promise<T> {
   const node = new Redis({
     host: '127.0.0.1',
     port,
@@ -136,12 +136,13 @@ async function withNode<T>(port: number, fn: (node: Redis) => Promise<T>): Promi
   }
 }
 
-const ping = (port: number) => withNode(port, async (n) => (await n.ping()) === 'PONG').catch(() => false)
+export const ping = (port: number) =>
+  withNode(port, async (n) => (await n.ping()) === 'PONG').catch(() => false)
 
 const clusterOk = (port: number) =>
   withNode(port, async (n) => String(await n.cluster('INFO')).includes('cluster_state:ok')).catch(() => false)
 
-async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
+export async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 20_000
   while (Date.now() < deadline) {
     if (await check()) return
