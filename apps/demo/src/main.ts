@@ -5,14 +5,13 @@
  *   zombie completion is rejected, and a graceful stop.
  */
 import {
+  FreezableTimers,
   type JobRecord,
   memoryAdapter,
   OqronKit,
   OqronManager,
   OqronRuntime,
   queue,
-  realTimers,
-  type TimerHost,
 } from 'oqronkit'
 
 const t0 = Date.now()
@@ -40,20 +39,6 @@ async function waitForStatus(mgr: OqronManager, id: string, status: string, time
     if (job?.status === status) return job
     if (Date.now() > deadline) throw new Error(`${id} did not become ${status}; it is ${job?.status}`)
     await sleep(20)
-  }
-}
-
-/** Timers that stop firing on freeze(): node A's heartbeats die, as if its process hung. */
-function freezable(): TimerHost & { freeze(): void } {
-  let frozen = false
-  return {
-    setTimeout: (fn, ms) => realTimers.setTimeout(() => !frozen && fn(), ms),
-    clearTimeout: (h) => realTimers.clearTimeout(h),
-    setInterval: (fn, ms) => realTimers.setInterval(() => !frozen && fn(), ms),
-    clearInterval: (h) => realTimers.clearInterval(h),
-    freeze: () => {
-      frozen = true
-    },
   }
 }
 
@@ -128,7 +113,7 @@ async function main() {
   // ── 6. A node crash ───────────────────────────────────────────────────────────────────────────────
   console.log('')
   say('crash: node A and node B share one adapter; A takes report-7 and then hangs (no more heartbeats)')
-  const timersA = freezable()
+  const timersA = new FreezableTimers()
   const nodeA = new OqronRuntime()
   const nodeB = new OqronRuntime()
   let releaseA!: () => void

@@ -328,6 +328,27 @@ export class OqronRuntime {
     this.registrations.delete(`${kind}:${name}`)
   }
 
+  /**
+   * Define a module instance in one step: claim its name and, with `consumer`, run its handler for jobs of
+   * `queue` in this runtime. Throws `DuplicateDefinitionError` and leaves nothing registered on failure.
+   */
+  define(definition: {
+    kind: string
+    name: string
+    queue: string
+    consumer?: Pick<ConsumerDefinition, 'handler' | 'options'>
+  }): void {
+    const { kind, name, queue, consumer } = definition
+    this.register(kind, name, queue)
+    if (!consumer) return
+    try {
+      this.addConsumer({ kind, name, queue, ...consumer })
+    } catch (error) {
+      this.unregister(kind, name)
+      throw error
+    }
+  }
+
   /** Run `definition.handler` for jobs of `definition.queue` in this runtime (now, or from `init()`). */
   addConsumer(definition: ConsumerDefinition): void {
     if (this.consumerDefs.has(definition.queue)) {

@@ -72,19 +72,12 @@ export function cron<Payload = unknown, Result = unknown>(options: CronOptions<P
   const recurrence = resolveRecurrence(where, options)
   const work = resolveWorkOptions(where, options, fireWorkDefaults, (m) => console.warn(`[oqronkit] ${m}`))
   const queue = `cron:${options.name}`
-  runtime.register('cron', options.name, queue)
-  try {
-    runtime.addConsumer({
-      kind: 'cron',
-      name: options.name,
-      queue,
-      handler: fireHandler(options.handler),
-      options: work,
-    })
-  } catch (error) {
-    runtime.unregister('cron', options.name)
-    throw error
-  }
+  runtime.define({
+    kind: 'cron',
+    name: options.name,
+    queue,
+    consumer: { handler: fireHandler(options.handler), options: work },
+  })
   const scheduler = new RecurringScheduler(runtime, {
     kind: 'cron',
     name: options.name,

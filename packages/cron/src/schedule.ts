@@ -92,19 +92,12 @@ export function schedule<Payload = unknown, Result = unknown>(
   const work = resolveWorkOptions(where, options, fireWorkDefaults, (m) => console.warn(`[oqronkit] ${m}`))
   const queue = `schedule:${options.name}`
   const defaults = enqueueDefaults(work)
-  runtime.register('schedule', options.name, queue)
-  try {
-    runtime.addConsumer({
-      kind: 'schedule',
-      name: options.name,
-      queue,
-      handler: fireHandler(options.handler),
-      options: work,
-    })
-  } catch (error) {
-    runtime.unregister('schedule', options.name)
-    throw error
-  }
+  runtime.define({
+    kind: 'schedule',
+    name: options.name,
+    queue,
+    consumer: { handler: fireHandler(options.handler), options: work },
+  })
   const scheduler =
     every === null
       ? null

@@ -23,7 +23,7 @@ export function redisBackend(): Backend {
     spec: { kind: 'redis', url: REDIS_URL, prefix },
     make: () => redisAdapter({ url: REDIS_URL }, { prefix, checkEvictionPolicy: false }),
     async cleanup() {
-      const { default: Redis } = await import('ioredis')
+      const { Redis } = await import('ioredis')
       const client = new Redis(REDIS_URL)
       let cursor = '0'
       do {

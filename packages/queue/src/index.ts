@@ -6,9 +6,9 @@ import {
   type JobPage,
   type JobRecord,
   type JobStatus,
+  ModuleHandle,
   OqronConfigError,
   OqronKit,
-  OqronManager,
   type OqronRuntime,
   type ResolvedWorkOptions,
   resolveWorkOptions,
@@ -42,14 +42,16 @@ export interface GetJobsOptions {
   cursor?: string | null
 }
 
-/** A named queue: add jobs, inspect them, pause or disable it. */
-export class Queue<Data = unknown, Result = unknown> {
+/** A named queue: add jobs, inspect them; `pause`, `disable`, `count` and friends come from ModuleHandle. */
+export class Queue<Data = unknown, Result = unknown> extends ModuleHandle {
   /** @internal */
   constructor(
     readonly name: string,
-    private readonly runtime: OqronRuntime,
+    runtime: OqronRuntime,
     private readonly options: ResolvedWorkOptions,
-  ) {}
+  ) {
+    super(runtime, name)
+  }
 
   private get defaults(): EnqueueDefaults {
     return {
@@ -82,41 +84,6 @@ export class Queue<Data = unknown, Result = unknown> {
   getJobs(options: GetJobsOptions = {}): Promise<JobPage> {
     return this.manager().listJobs({ ...options, queue: this.name })
   }
-
-  /** Jobs of this queue per status. */
-  count(): Promise<Record<JobStatus, number>> {
-    return this.manager().countJobs(this.name)
-  }
-
-  /** Stop delivering this queue's jobs on every node; adds are still accepted. */
-  pause(): Promise<void> {
-    return this.manager().pauseQueue(this.name)
-  }
-
-  resume(): Promise<void> {
-    return this.manager().resumeQueue(this.name)
-  }
-
-  isPaused(): Promise<boolean> {
-    return this.manager().isPaused(this.name)
-  }
-
-  /** Disable on every node: adds follow `disabledBehavior`, nothing runs until `enable()`. */
-  disable(): Promise<void> {
-    return this.manager().disable(this.name)
-  }
-
-  enable(): Promise<void> {
-    return this.manager().enable(this.name)
-  }
-
-  isDisabled(): Promise<boolean> {
-    return this.manager().isDisabled(this.name)
-  }
-
-  private manager(): OqronManager {
-    return OqronManager.from(this.runtime.getConfig())
-  }
 }
 
 function checkHandler(where: string, handler: unknown, required: boolean): void {
@@ -140,21 +107,12 @@ export function queue<Data = unknown, Result = unknown>(
   const where = `queue "${String(options.name)}"`
   checkHandler(where, options.handler, false)
   const resolved = resolveWorkOptions(where, options, queueDefaults, (m) => console.warn(`[oqronkit] ${m}`))
-  runtime.register('queue', options.name, options.name)
-  if (options.handler) {
-    try {
-      runtime.addConsumer({
-        kind: 'queue',
-        name: options.name,
-        queue: options.name,
-        handler: options.handler,
-        options: resolved,
-      })
-    } catch (error) {
-      runtime.unregister('queue', options.name)
-      throw error
-    }
-  }
+  runtime.define({
+    kind: 'queue',
+    name: options.name,
+    queue: options.name,
+    consumer: options.handler ? { handler: options.handler, options: resolved } : undefined,
+  })
   return new Queue<Data, Result>(options.name, runtime, resolved)
 }
 
@@ -169,18 +127,11 @@ export function worker<Data = unknown, Result = unknown>(options: WorkerOptions<
   const where = `worker "${String(options.topic)}"`
   checkHandler(where, options.handler, true)
   const resolved = resolveWorkOptions(where, options, queueDefaults, (m) => console.warn(`[oqronkit] ${m}`))
-  runtime.register('worker', options.topic, options.topic)
-  try {
-    runtime.addConsumer({
-      kind: 'worker',
-      name: options.topic,
-      queue: options.topic,
-      handler: options.handler,
-      options: resolved,
-    })
-  } catch (error) {
-    runtime.unregister('worker', options.topic)
-    throw error
-  }
+  runtime.define({
+    kind: 'worker',
+    name: options.topic,
+    queue: options.topic,
+    consumer: { handler: options.handler, options: resolved },
+  })
   return { topic: options.topic }
 }

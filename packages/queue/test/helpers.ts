@@ -1,21 +1,7 @@
-import { realTimers, type TimerHost } from '@oqronkit/core'
+import { FreezableTimers } from '@oqronkit/core'
 
 /** Timers that can be frozen: while frozen no callback runs, as if the process were SIGSTOPped. */
-export function freezableTimers(): TimerHost & { freeze(): void; thaw(): void } {
-  let frozen = false
-  return {
-    setTimeout: (fn, ms) => realTimers.setTimeout(() => !frozen && fn(), ms),
-    clearTimeout: (h) => realTimers.clearTimeout(h),
-    setInterval: (fn, ms) => realTimers.setInterval(() => !frozen && fn(), ms),
-    clearInterval: (h) => realTimers.clearInterval(h),
-    freeze: () => {
-      frozen = true
-    },
-    thaw: () => {
-      frozen = false
-    },
-  }
-}
+export const freezableTimers = () => new FreezableTimers()
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
 export async function waitFor<T>(

@@ -77,8 +77,8 @@ export function runAdapterContract(options: AdapterContractOptions): void {
   })
 }
 
+export { FreezableTimers } from '@oqronkit/core'
 export { freshNs, resolveCapabilities, runContractCheck } from './context.js'
-export { FreezableTimers } from './timers.js'
 export {
   type AdapterCapabilities,
   type AdapterContractOptions,

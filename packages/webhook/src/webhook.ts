@@ -9,9 +9,9 @@ import {
   type JobRecord,
   JobStateError,
   type JobStatus,
+  ModuleHandle,
   OqronConfigError,
   OqronKit,
-  OqronManager,
   type OqronRuntime,
   type ResolvedWorkOptions,
   type RetryOptions,
@@ -223,16 +223,14 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 }
 
 /** A webhook dispatcher: fire events, inspect and resend deliveries, pause it. */
-export class Webhook<Payload = unknown> {
-  /** The engine queue holding this webhook's deliveries. */
-  readonly queue: string
+export class Webhook<Payload = unknown> extends ModuleHandle {
   private readonly agents = new Map<boolean, Agent>()
   private readonly staticEndpoints: ResolvedEndpoint[] | null
 
   /** @internal */
   constructor(
     readonly name: string,
-    private readonly runtime: OqronRuntime,
+    runtime: OqronRuntime,
     private readonly options: WebhookOptions,
     private readonly work: ResolvedWorkOptions,
     private readonly settings: {
@@ -248,7 +246,7 @@ export class Webhook<Payload = unknown> {
       userAgent: string
     },
   ) {
-    this.queue = `webhook:${name}`
+    super(runtime, `webhook:${name}`)
     this.staticEndpoints =
       typeof options.endpoints === 'function'
         ? null
@@ -366,37 +364,6 @@ export class Webhook<Payload = unknown> {
       cursor = page.cursor
     } while (cursor !== null && deliveries.length < limit)
     return { deliveries, cursor }
-  }
-
-  /** Deliveries per status. */
-  count(): Promise<Record<JobStatus, number>> {
-    return this.manager().countJobs(this.queue)
-  }
-
-  /** Stop delivering on every node (in-flight attempts finish); `fire()` still stores deliveries. */
-  pause(): Promise<void> {
-    return this.manager().pauseQueue(this.queue)
-  }
-
-  resume(): Promise<void> {
-    return this.manager().resumeQueue(this.queue)
-  }
-
-  isPaused(): Promise<boolean> {
-    return this.manager().isPaused(this.queue)
-  }
-
-  /** Disable on every node: `fire()` follows `disabledBehavior`, nothing is delivered until `enable()`. */
-  disable(): Promise<void> {
-    return this.manager().disable(this.queue)
-  }
-
-  enable(): Promise<void> {
-    return this.manager().enable(this.queue)
-  }
-
-  isDisabled(): Promise<boolean> {
-    return this.manager().isDisabled(this.queue)
   }
 
   /** @internal The delivery handler: one HTTP attempt per run. */
@@ -648,10 +615,6 @@ export class Webhook<Payload = unknown> {
     }
     return { id, url, events, headers: { ...headers }, secrets, rateLimit, allowPrivate }
   }
-
-  private manager(): OqronManager {
-    return OqronManager.from(this.runtime.getConfig())
-  }
 }
 
 /** undici hands a connector's error through, but look one level into `cause` in case a version wraps it. */
@@ -734,21 +697,15 @@ export function webhook<Payload = unknown>(options: WebhookOptions): Webhook<Pay
     ),
     userAgent: typeof options.userAgent === 'string' ? options.userAgent : d.userAgent,
   })
-  runtime.register('webhook', hook.name, hook.queue)
-  if (options.worker ?? d.worker) {
-    try {
-      runtime.addConsumer({
-        kind: 'webhook',
-        name: hook.name,
-        queue: hook.queue,
-        handler: (ctx: JobContext<DeliveryData>) => hook.deliver(ctx),
-        options: resolved,
-      })
-    } catch (error) {
-      runtime.unregister('webhook', hook.name)
-      throw error
-    }
-  }
+  runtime.define({
+    kind: 'webhook',
+    name: hook.name,
+    queue: hook.queue,
+    consumer:
+      (options.worker ?? d.worker)
+        ? { handler: (ctx: JobContext<DeliveryData>) => hook.deliver(ctx), options: resolved }
+        : undefined,
+  })
   runtime.onStop(() => hook.closePools())
   return hook
 }

@@ -4,8 +4,7 @@
  * Started by `startWorker()`; not meant to be run by hand.
  */
 import { pathToFileURL } from 'node:url'
-import { type OqronAdapters, OqronRuntime, resolveWorkOptions } from '@oqronkit/core'
-import { FreezableTimers } from '../timers.js'
+import { FreezableTimers, type OqronAdapters, OqronRuntime, resolveWorkOptions } from '@oqronkit/core'
 import type { ChildAdapterConfig, ChildMessage, HarnessEvent, ParentMessage, WorkerSpec } from './protocol.js'
 
 function send(message: ChildMessage): void {

@@ -1,4 +1,4 @@
-export { FreezableTimers } from '../timers.js'
+export { FreezableTimers } from '@oqronkit/core'
 export {
   ChildWorker,
   CrashHarness,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import {
+  FreezableTimers,
   JobCancelledError,
   type JobContext,
   type JobHandler,
@@ -10,7 +11,6 @@ import {
   type TimerHost,
   type WorkOptions,
 } from '@oqronkit/core'
-import { FreezableTimers } from '../timers.js'
 import type { CheckContext, ContractCheck } from '../types.js'
 import { randomId, sleep, waitUntil } from '../util.js'
 
