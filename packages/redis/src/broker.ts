@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   AdapterError,
+  type AddOptions,
   type AddResult,
   type BrokerAdapter,
   type ClaimRequest,
@@ -123,12 +124,18 @@ export class RedisBroker implements BrokerAdapter {
     private readonly addBatchSize: number,
   ) {}
 
-  async add(ns: string, job: NewJob): Promise<AddResult> {
-    const [result] = await this.addBulk(ns, [job])
+  async add(ns: string, job: NewJob, options?: AddOptions): Promise<AddResult> {
+    const [result] = await this.addBulk(ns, [job], options)
     return result!
   }
 
-  async addBulk(ns: string, jobs: NewJob[]): Promise<AddResult[]> {
+  async addBulk(ns: string, jobs: NewJob[], options?: AddOptions): Promise<AddResult[]> {
+    if (options?.tx !== undefined) {
+      throw new OqronConfigError(
+        'The Redis adapter cannot enqueue inside a database transaction (tx): Redis is not part of it. Add the job after the commit, or use @oqronkit/postgres for transactional enqueue.',
+        { field: 'tx' },
+      )
+    }
     const prepared = jobs.map(prepare)
     if (prepared.length === 0) return []
     return guard('add', async () => {

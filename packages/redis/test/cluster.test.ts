@@ -1,7 +1,11 @@
+import { createRequire } from 'node:module'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { runAdapterContract } from '@oqronkit/testkit'
 import { Cluster } from 'ioredis'
 import { afterAll, describe, expect, it } from 'vitest'
 import { redisAdapter } from '../src/index.js'
 import { haveRedisServer, type LocalCluster, startCluster } from './cluster.js'
+import { redisCluster } from './fixtures/adapters.js'
 import { countKeys, deleteKeys, newJob, randomNs, randomPrefix } from './helpers.js'
 import { adapterSuite } from './suite.js'
 
@@ -58,5 +62,24 @@ describe.skipIf(!canRun)('redis adapter on a 3-master Redis Cluster', () => {
       expect(slots.size).toBe(1)
     }
     await adapters.close()
+  })
+})
+
+describe.skipIf(!canRun)('conformance on the cluster', () => {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+  const loader = fileURLToPath(new URL('../../../scripts/text-loader.mjs', import.meta.url))
+  runAdapterContract({
+    name: 'redis cluster',
+    // Each set owns its Cluster client and closes it, so the no-handles check sees everything closed.
+    create: () => ({
+      adapters: redisCluster({ ports: cluster!.ports, prefix }),
+      connectPeer: () => redisCluster({ ports: cluster!.ports, prefix }),
+    }),
+    process: {
+      module: fileURLToPath(new URL('./fixtures/adapters.ts', import.meta.url)),
+      export: 'redisCluster',
+      options: { ports: cluster?.ports ?? [], prefix },
+      execArgv: ['--conditions=source', '--import', tsx, '--import', loader],
+    },
   })
 })

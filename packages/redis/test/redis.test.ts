@@ -150,7 +150,7 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
   it('ends a process by itself after close(): no connection or timer keeps it alive', async () => {
     const root = fileURLToPath(new URL('../../..', import.meta.url))
     const child = fileURLToPath(new URL('./fixtures/close-child.ts', import.meta.url))
-    const loader = fileURLToPath(new URL('./fixtures/lua-loader.mjs', import.meta.url))
+    const loader = fileURLToPath(new URL('../../../scripts/text-loader.mjs', import.meta.url))
     const started = performance.now()
     const { code, stdout, stderr } = await new Promise<{
       code: number | null

@@ -133,6 +133,11 @@ export function adapterSuite(ctx: SuiteContext): void {
       })
       await expect(a.broker.add(ns, newJob({ id: '' }))).rejects.toMatchObject({ field: 'id' })
       await expect(a.broker.add(ns, newJob({ delayMs: -1 }))).rejects.toMatchObject({ field: 'delayMs' })
+      // Redis cannot join the caller's database transaction: refused, nothing stored.
+      await expect(a.broker.add(ns, good, { tx: {} })).rejects.toMatchObject({
+        name: 'OqronConfigError',
+        field: 'tx',
+      })
       expect(await a.storage.getJob(ns, good.id)).toBeNull()
     })
   })
