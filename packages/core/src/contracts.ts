@@ -146,6 +146,19 @@ export interface BrokerAdapter {
   /** Fenced. `completed`, store `result`, clear the lease, set `finishedAt`. */
   complete(ns: string, id: string, token: string, result: unknown): Promise<boolean>
   /**
+   * Optional. `complete`, then in the same atomic step a `claim` of up to `next.limit` jobs of the same
+   * queue for the same worker: what a worker does when one job ends and its slot frees, in one round trip
+   * instead of two. Fenced like `complete`: when the completion is rejected nothing is claimed. The claim
+   * part follows every rule of `claim` (paused or disabled queues give none).
+   */
+  completeAndClaim?(
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    next: ClaimRequest,
+  ): Promise<{ completed: boolean; jobs: JobRecord[] }>
+  /**
    * Fenced. Store `error`, clear the lease; with `retryDelayMs` the job goes back to `waiting`
    * (`delayed` if > 0) with a `retrying` entry, otherwise it is `failed` with `finishedAt`.
    */

@@ -92,6 +92,10 @@ export class MemoryBroker implements BrokerAdapter {
   }
 
   async claim(ns: string, queue: string, request: ClaimRequest): Promise<JobRecord[]> {
+    return this.claimSync(ns, queue, request)
+  }
+
+  private claimSync(ns: string, queue: string, request: ClaimRequest): JobRecord[] {
     const space = this.store.ns(ns)
     const q = space.queue(queue)
     if (q.paused || q.disabled || request.limit <= 0) return []
@@ -184,13 +188,30 @@ export class MemoryBroker implements BrokerAdapter {
 
   async complete(ns: string, id: string, token: string, result: unknown): Promise<boolean> {
     const job = this.leased(ns, id, token)
-    if (!job) return false
+    return job ? this.completeSync(ns, job, result) : false
+  }
+
+  private completeSync(ns: string, job: StoredJob, result: unknown): boolean {
     const q = this.store.ns(ns).queue(job.queue)
     const now = this.store.now()
     job.resultJson = result === undefined ? null : JSON.stringify(result)
     this.finish(q, job, 'completed', now)
     addEntry(job, { at: now, event: 'completed', workerId: job.workerId ?? undefined })
     return true
+  }
+
+  async completeAndClaim(
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    next: ClaimRequest,
+  ): Promise<{ completed: boolean; jobs: JobRecord[] }> {
+    const job = this.leased(ns, id, token)
+    if (!job) return { completed: false, jobs: [] }
+    // Both halves run in this one synchronous block: nothing can interleave between them.
+    const completed = this.completeSync(ns, job, result)
+    return { completed, jobs: this.claimSync(ns, job.queue, next) }
   }
 
   async fail(ns: string, id: string, token: string, request: FailRequest): Promise<boolean> {

@@ -112,8 +112,17 @@ export class QueueConsumer {
     }
   }
 
+  /** What a finishing run may claim in its completion's round trip: its own slot, while we are claiming. */
+  private readonly successor = {
+    limit: () => (this.stopLoop.signal.aborted ? 0 : 1),
+    start: (jobs: JobRecord[]) => {
+      // Claimed during stop(): they are ours now, so they run (and drain or get released like the rest).
+      for (const job of jobs) this.startRun(job)
+    },
+  }
+
   private startRun(job: JobRecord): void {
-    const run = new JobRun(this.engine, this.definition, job)
+    const run = new JobRun(this.engine, this.definition, job, this.successor)
     this.runs.set(job.id, run)
     void run.done.finally(() => {
       if (this.runs.get(job.id) === run) this.runs.delete(job.id)

@@ -30,6 +30,11 @@ export class JobRun {
     private readonly engine: EngineContext,
     private readonly definition: ConsumerDefinition,
     readonly job: JobRecord,
+    /**
+     * The consumer's hand-over: how many jobs to claim with this run's completion (0: none) and where to
+     * start them. Lets a freed slot take its next job in the completion's round trip.
+     */
+    private readonly successor?: { limit(): number; start(jobs: JobRecord[]): void },
   ) {
     this.done = this.run()
   }
@@ -102,9 +107,25 @@ export class JobRun {
 
   private async complete(result: unknown): Promise<void> {
     const { engine, job } = this
-    if (await engine.adapters.broker.complete(engine.ns, job.id, this.token, result ?? null)) {
-      engine.events.emit('completed', { job, result })
-    } else this.stale('completion rejected')
+    const { broker } = engine.adapters
+    const limit = broker.completeAndClaim ? (this.successor?.limit() ?? 0) : 0
+    let completed: boolean
+    if (limit > 0) {
+      const { guaranteedWorker, lockTtlMs } = this.definition.options
+      const outcome = await broker.completeAndClaim!(engine.ns, job.id, this.token, result ?? null, {
+        workerId: engine.workerId,
+        limit,
+        leaseMs: lockTtlMs,
+        guaranteed: guaranteedWorker,
+      })
+      completed = outcome.completed
+      // Started before this run ends, so the freed slot is already taken when the claim loop looks.
+      if (outcome.jobs.length > 0) this.successor!.start(outcome.jobs)
+    } else {
+      completed = await broker.complete(engine.ns, job.id, this.token, result ?? null)
+    }
+    if (completed) engine.events.emit('completed', { job, result })
+    else this.stale('completion rejected')
   }
 
   private async fail(thrown: unknown): Promise<void> {
