@@ -4,6 +4,7 @@ import { addChecks } from './suite/add.js'
 import { cancelChecks } from './suite/cancel.js'
 import { claimChecks } from './suite/claim.js'
 import { closingChecks } from './suite/closing.js'
+import { completeAndClaimChecks } from './suite/complete-and-claim.js'
 import { crashChecks } from './suite/crash.js'
 import { delayedChecks } from './suite/delayed.js'
 import { engineChecks } from './suite/engine.js'
@@ -25,6 +26,7 @@ export const contractChecks: Readonly<Record<string, readonly ContractCheck[]>> 
   claim: claimChecks,
   lease: leaseChecks,
   fencing: fencingChecks,
+  'complete-and-claim': completeAndClaimChecks,
   stall: stallChecks,
   add: addChecks,
   delayed: delayedChecks,

@@ -37,6 +37,8 @@ export interface AdapterCapabilities {
    * @default true
    */
   pubsubCancel?: boolean
+  /** The broker has the optional `completeAndClaim` member. @default false */
+  completeAndClaim?: boolean
 }
 
 export const capabilityDefaults = {
@@ -45,6 +47,7 @@ export const capabilityDefaults = {
   lifo: true,
   blockingWakeups: true,
   pubsubCancel: true,
+  completeAndClaim: false,
 } satisfies Required<AdapterCapabilities>
 
 export type ResolvedCapabilities = Required<AdapterCapabilities>
