@@ -305,3 +305,39 @@ describe('schedule()', () => {
     expect(runs).toBe(1)
   })
 })
+
+describe('jitter', () => {
+  it('delays each fire by 0..jitterMs while its id keeps the nominal fire time', async () => {
+    const adapters = memoryAdapter()
+    let now = Date.parse('2026-07-01T00:00:00Z')
+    let handle!: ReturnType<typeof cron>
+    await node(
+      adapters,
+      (rt) => {
+        handle = cron({
+          name: 'spread',
+          every: '1m',
+          jitterMs: 30_000,
+          overlap: 'run',
+          runtime: rt,
+          handler: async () => {},
+        })
+      },
+      () => now,
+    )
+    await handle.tick()
+    const delays: number[] = []
+    for (let i = 1; i <= 12; i++) {
+      now = Date.parse('2026-07-01T00:00:00Z') + i * 60_000
+      const [fired] = (await handle.tick()).fired
+      const id = `cron:spread:${fired}`
+      expect(fired).toBe(new Date(now).toISOString())
+      const job = await adapters.storage.getJob('default/default', id)
+      expect(job).not.toBeNull()
+      delays.push(job!.runAt - job!.createdAt)
+    }
+    for (const d of delays) expect(d).toBeGreaterThanOrEqual(0)
+    for (const d of delays) expect(d).toBeLessThan(30_000)
+    expect(new Set(delays).size).toBeGreaterThan(1)
+  })
+})
