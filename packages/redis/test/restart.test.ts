@@ -70,7 +70,7 @@ describe.skipIf(!canRun)('redis adapter across a Redis restart', () => {
     await worker.open?.()
     await other.open?.()
     const ns = randomNs()
-    const accepted = await worker.broker.addBulk(ns, [newJob(), newJob(), newJob({ delayMs: 300 })])
+    const accepted = await worker.broker.addBulk(ns, [newJob(), newJob(), newJob({ delayMs: 4_000 })])
     const [running] = await worker.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 60_000 })
     const heard: string[] = []
     await worker.broker.onCancel(ns, (id) => heard.push(id))
@@ -93,8 +93,12 @@ describe.skipIf(!canRun)('redis adapter across a Redis restart', () => {
     expect(stats).toMatch(/cmdstat_eval:calls=[1-9]/)
     const rest = await worker.broker.claim(ns, 'q', { workerId: 'w', limit: 5, leaseMs: 60_000 })
     expect(rest.map((j) => j.id)).toEqual([accepted[1]!.job!.id])
-    await sleep(300)
-    const delayed = await worker.broker.claim(ns, 'q', { workerId: 'w', limit: 5, leaseMs: 60_000 })
+    // The delayed job (4 s, long enough to outlast the restart on a loaded machine) comes due after it.
+    let delayed: Awaited<ReturnType<typeof worker.broker.claim>> = []
+    for (let tries = 0; delayed.length === 0 && tries < 100; tries++) {
+      await sleep(100)
+      delayed = await worker.broker.claim(ns, 'q', { workerId: 'w', limit: 5, leaseMs: 60_000 })
+    }
     expect(delayed.map((j) => j.id)).toEqual([accepted[2]!.job!.id])
 
     // Wake-ups and cancellations flow again on the re-subscribed connections.
