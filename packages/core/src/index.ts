@@ -11,6 +11,7 @@ export type {
   Logger,
   LogLevel,
 } from './engine/types.js'
+export type { AddedJob, EnqueueDefaults, EnqueueOptions } from './enqueue.js'
 export * from './errors.js'
 export * from './events.js'
 export * from './job.js'

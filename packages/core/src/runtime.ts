@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
+import { closeAdapters, openAdapters } from './adapter-users.js'
 import type { OqronAdapters } from './contracts.js'
 import { QueueConsumer } from './engine/consumer.js'
 import type { ConsumerDefinition, EngineContext, Logger } from './engine/types.js'
+import {
+  type AddedJob,
+  assertName,
+  type EnqueueDefaults,
+  type EnqueueOptions,
+  NAME_RE,
+  toNewJob,
+} from './enqueue.js'
 import {
   DuplicateDefinitionError,
   JobCancelledError,
@@ -11,8 +20,6 @@ import {
   OqronConfigError,
 } from './errors.js'
 import { type OqronEventName, type OqronListener, TypedEmitter } from './events.js'
-import type { AddOutcome, DisabledBehavior, JobRecord, NewJob } from './job.js'
-import { assertSerializable } from './serialize.js'
 import { realTimers, type TimerHost } from './timers.js'
 
 export interface ShutdownOptions {
@@ -62,37 +69,6 @@ export interface OqronConfig {
   readonly environment: string
 }
 
-export interface EnqueueOptions {
-  /** Idempotency key: a second add with the same id returns the first job. @default a random UUID */
-  jobId?: string
-  /** ms before the job becomes due. @default 0 */
-  delay?: number
-  /** Higher runs first. @default 0 */
-  priority?: number
-  /** Take this job before older ones of its priority. @default false */
-  lifo?: boolean
-  /** Total runs allowed (overrides retries.max + 1). */
-  attempts?: number
-  /**
-   * Enqueue inside your own database transaction (a postgres.js `tx`): the job exists if and only if it
-   * commits. Only adapters that support it accept it (`@oqronkit/postgres`); others throw OqronConfigError.
-   */
-  tx?: unknown
-}
-
-export interface EnqueueDefaults {
-  maxAttempts: number
-  guaranteed: boolean
-  disabledBehavior: DisabledBehavior
-}
-
-/** What `add()` returns: the job id, what happened, and the stored record (null when skipped). */
-export interface AddedJob<Data = unknown, Result = unknown> {
-  id: string
-  outcome: AddOutcome
-  job: JobRecord<Data, Result> | null
-}
-
 interface Registration {
   kind: string
   name: string
@@ -105,11 +81,6 @@ const consoleLogger: Logger = {
   warn: (message, ...args) => console.warn(`[oqronkit] ${message}`, ...args),
   error: (message, ...args) => console.error(`[oqronkit] ${message}`, ...args),
 }
-
-const NAME_RE = /^[A-Za-z0-9_.:-]{1,128}$/
-
-/** Adapters shared by several runtimes are opened by the first and closed by the last. */
-const adapterUsers = new WeakMap<OqronAdapters, { users: number; opened: Promise<void> }>()
 
 let defaultAdapterFactory: (() => OqronAdapters) | null = null
 
@@ -467,81 +438,6 @@ export class OqronRuntime {
     process.off('SIGTERM', this.signalHandler)
     this.signalHandler = null
   }
-}
-
-function assertName(kind: string, name: unknown): void {
-  if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new OqronConfigError(
-      `${kind} name must be 1-128 characters of letters, digits, _ . : -, got ${JSON.stringify(name)}.`,
-      {
-        field: 'name',
-      },
-    )
-  }
-}
-
-function toNewJob(
-  queue: string,
-  data: unknown,
-  options: EnqueueOptions,
-  defaults: EnqueueDefaults,
-  index: number | null,
-): NewJob {
-  const at = index === null ? 'data' : `[${index}].data`
-  if (options === null || typeof options !== 'object')
-    throw new OqronConfigError('add() options must be an object.')
-  const { jobId, delay = 0, priority = 0, lifo = false, attempts } = options
-  if (jobId !== undefined && (typeof jobId !== 'string' || jobId.length === 0 || jobId.length > 255)) {
-    throw new OqronConfigError('jobId must be a non-empty string of at most 255 characters.', {
-      field: 'jobId',
-    })
-  }
-  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
-    throw new OqronConfigError('delay must be a non-negative number of ms.', { field: 'delay' })
-  }
-  if (!Number.isInteger(priority))
-    throw new OqronConfigError('priority must be an integer.', { field: 'priority' })
-  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1)) {
-    throw new OqronConfigError('attempts must be a positive integer.', { field: 'attempts' })
-  }
-  assertSerializable(data, at)
-  return {
-    id: jobId ?? randomUUID(),
-    queue,
-    data: data === undefined ? null : data,
-    delayMs: Math.round(delay),
-    priority,
-    lifo: lifo === true,
-    maxAttempts: attempts ?? defaults.maxAttempts,
-    guaranteed: defaults.guaranteed,
-    disabledBehavior: defaults.disabledBehavior,
-  }
-}
-
-async function openAdapters(adapters: OqronAdapters): Promise<void> {
-  const entry = adapterUsers.get(adapters)
-  if (entry) {
-    entry.users++
-    await entry.opened
-    return
-  }
-  const opened = adapters.open ? adapters.open() : Promise.resolve()
-  adapterUsers.set(adapters, { users: 1, opened })
-  try {
-    await opened
-  } catch (error) {
-    adapterUsers.delete(adapters)
-    throw error
-  }
-}
-
-async function closeAdapters(adapters: OqronAdapters): Promise<void> {
-  const entry = adapterUsers.get(adapters)
-  if (!entry) return
-  entry.users--
-  if (entry.users > 0) return
-  adapterUsers.delete(adapters)
-  await adapters.close()
 }
 
 /** The default runtime the seed's code uses. */
