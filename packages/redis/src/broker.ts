@@ -110,6 +110,15 @@ function queueOfToken(token: string): string | null {
   return at < 0 ? null : token.slice(at + 1)
 }
 
+function checkClaim(limit: number, leaseMs: number): void {
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new OqronConfigError(`claim limit must be an integer >= 0, got ${limit}.`, { field: 'limit' })
+  }
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
+    throw new OqronConfigError(`claim leaseMs must be > 0, got ${leaseMs}.`, { field: 'leaseMs' })
+  }
+}
+
 type AddReply =
   | [outcome: 'created' | 'held', createdAt: number, ord: number]
   | [outcome: 'duplicate', job: RawJob]
@@ -304,12 +313,7 @@ export class RedisBroker implements BrokerAdapter {
 
   async claim(ns: string, queue: string, request: ClaimRequest): Promise<JobRecord[]> {
     const { workerId, limit, leaseMs, guaranteed } = request
-    if (!Number.isInteger(limit) || limit < 0) {
-      throw new OqronConfigError(`claim limit must be an integer >= 0, got ${limit}.`, { field: 'limit' })
-    }
-    if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-      throw new OqronConfigError(`claim leaseMs must be > 0, got ${leaseMs}.`, { field: 'leaseMs' })
-    }
+    checkClaim(limit, leaseMs)
     if (limit === 0) return []
     const k = this.b.queue(ns, queue)
     // The script unpacks two values per job onto Lua's stack; a larger request is served in part.
@@ -385,6 +389,41 @@ export class RedisBroker implements BrokerAdapter {
         (await this.b.run('complete', [k.job(id), k.timeline(id), k.active], [k.base, id, token, json])) ===
         1,
     )
+  }
+
+  async completeAndClaim(
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    next: ClaimRequest,
+  ): Promise<{ completed: boolean; jobs: JobRecord[] }> {
+    const { workerId, limit, leaseMs, guaranteed } = next
+    checkClaim(limit, leaseMs)
+    const queue = queueOfToken(token)
+    if (queue === null) return { completed: false, jobs: [] }
+    const k = this.b.queue(ns, queue)
+    const json = toJson(result)
+    return guard('completeAndClaim', async () => {
+      const reply = (await this.b.run(
+        'completeAndClaim',
+        [k.job(id), k.timeline(id), k.active, k.meta, k.wait, k.delayed],
+        [
+          k.base,
+          id,
+          token,
+          json,
+          workerId,
+          Math.min(limit, MAX_CLAIM),
+          Math.ceil(leaseMs),
+          `${randomUUID()}.`,
+          `:${queue}`,
+          guaranteed === undefined ? '' : guaranteed ? 1 : 0,
+        ],
+      )) as [0] | [1, RawJob[]]
+      if (reply[0] !== 1) return { completed: false, jobs: [] }
+      return { completed: true, jobs: reply[1].map((job) => decodeJob(job)!) }
+    })
   }
 
   async fail(ns: string, id: string, token: string, request: FailRequest): Promise<boolean> {

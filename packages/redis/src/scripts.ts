@@ -5,8 +5,10 @@ import add from './commands/add-4.lua'
 import cancel from './commands/cancel-5.lua'
 import claim from './commands/claim-4.lua'
 import complete from './commands/complete-3.lua'
+import completeAndClaim from './commands/complete-and-claim-6.lua'
 import fail from './commands/fail-6.lua'
 import get from './commands/get-2.lua'
+import claimInclude from './commands/includes/claim.lua'
 import common from './commands/includes/common.lua'
 import indexDel from './commands/index-del-1.lua'
 import indexSet from './commands/index-set-1.lua'
@@ -28,12 +30,16 @@ import stateCas from './commands/state-cas-1.lua'
 
 export type RedisClient = Redis | Cluster
 
-/** Every command script with its number of keys (the `-N` of its file name). */
+/**
+ * Every command script with its number of keys (the `-N` of its file name) and the includes it needs
+ * beyond common.lua (which every script gets).
+ */
 const SCRIPTS = {
   add: [4, add],
   cancel: [5, cancel],
-  claim: [4, claim],
+  claim: [4, claim, [claimInclude]],
   complete: [3, complete],
+  completeAndClaim: [6, completeAndClaim, [claimInclude]],
   fail: [6, fail],
   get: [2, get],
   indexDel: [1, indexDel],
@@ -53,7 +59,7 @@ const SCRIPTS = {
   retry: [4, retry],
   setDisabled: [4, setDisabled],
   stateCas: [1, stateCas],
-} as const satisfies Record<string, readonly [number, string]>
+} as const satisfies Record<string, readonly [number, string, (readonly string[])?]>
 
 export type ScriptName = keyof typeof SCRIPTS
 
@@ -70,7 +76,8 @@ const PRELUDE = [
 
 /** The full source of a script as sent to Redis (exported for tests and tooling). */
 export function scriptSource(name: ScriptName): string {
-  return PRELUDE + SCRIPTS[name][1]
+  const [, body, includes = []] = SCRIPTS[name] as readonly [number, string, (readonly string[])?]
+  return [PRELUDE, ...includes, body].join('\n')
 }
 
 const commandName = (name: ScriptName) => `oqron_${name}`

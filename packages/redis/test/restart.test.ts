@@ -1,8 +1,12 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
+import type { JobRecord } from '@oqronkit/core'
+import { CrashHarness, type WorkerSpec } from '@oqronkit/testkit/crash'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { redisAdapter } from '../src/index.js'
 import { freePorts, haveRedisServer, ping, waitFor, withNode } from './cluster.js'
@@ -114,4 +118,85 @@ describe.skipIf(!canRun)('redis adapter across a Redis restart', () => {
     await worker.close()
     await other.close()
   })
+})
+
+describe.skipIf(!canRun)('worker processes across a Redis restart', () => {
+  it('an appendonly Redis SIGKILLed and restarted under running workers: they reconnect and every job completes', async () => {
+    if (!port) {
+      port = (await freePorts())[0]!
+      await start()
+    }
+    const url = `redis://127.0.0.1:${port}`
+    const prefix = randomPrefix('restart-engine')
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+    const loader = fileURLToPath(new URL('../../../scripts/text-loader.mjs', import.meta.url))
+    const harness = new CrashHarness()
+    const store = redisAdapter({ url }, { prefix })
+    try {
+      // The children use the adapter's default reconnect settings.
+      const spec = (name: string): WorkerSpec => ({
+        adapter: {
+          module: fileURLToPath(new URL('./fixtures/adapters.ts', import.meta.url)),
+          export: 'redis',
+          options: { url, prefix },
+          execArgv: ['--conditions=source', '--import', tsx, '--import', loader],
+        },
+        queue: 'restart',
+        project: 'restart',
+        environment: 'engine',
+        name,
+        work: {
+          heartbeatMs: 250,
+          lockTtlMs: 1_500,
+          stallIntervalMs: 250,
+          concurrency: 5,
+          maxStalledCount: 50,
+          ...{ removeOnComplete: false },
+        },
+      })
+      const [w1] = await Promise.all([harness.start(spec('W1')), harness.start(spec('W2'))])
+      const total = 400
+      const ids = Array.from({ length: total }, (_, i) => `r-${i}`)
+      await w1!.add(ids.map((jobId) => ({ jobId, data: { durationMs: 60 } })))
+      await harness.waitFor((e) => e.type === 'event' && e.name === 'completed', {
+        what: 'a first completion',
+      })
+
+      // A crash of Redis itself: SIGKILL, no shutdown save. appendfsync always keeps every acknowledged write.
+      const pid = Number(readFileSync(join(dir, 'redis.pid'), 'utf8'))
+      process.kill(pid, 'SIGKILL')
+      await waitFor(async () => !(await ping(port)), `redis on ${port} to die`)
+      const restartedAt = Date.now()
+      await sleep(500)
+      await start()
+
+      const ns = 'restart/engine'
+      await store.open?.()
+      await vi.waitFor(
+        async () => expect((await store.storage.countJobs(ns, 'restart')).completed).toBe(total),
+        { timeout: 60_000, interval: 200 },
+      )
+      const records = (await Promise.all(ids.map((id) => store.storage.getJob(ns, id)))) as JobRecord[]
+      expect(records.filter((r) => r?.status !== 'completed').map((r) => r?.id)).toEqual([])
+      const twice = records.filter((r) => r.timeline.filter((e) => e.event === 'completed').length !== 1)
+      expect(twice.map((r) => r.id)).toEqual([])
+      // Both processes lived through it and went on working on the restarted server.
+      for (const name of ['W1', 'W2']) {
+        const worker = harness.workers.find((w) => w.name === name)!
+        expect(worker.process.exitCode).toBeNull()
+        expect(
+          harness.events.some((e) => e.type === 'started' && e.worker === name && e.at > restartedAt),
+        ).toBe(true)
+      }
+      const accepted = new Map<string, number>()
+      for (const e of harness.events) {
+        if (e.type === 'event' && e.name === 'completed')
+          accepted.set(e.jobId!, (accepted.get(e.jobId!) ?? 0) + 1)
+      }
+      expect([...accepted].filter(([, n]) => n > 1)).toEqual([])
+    } finally {
+      await harness.close()
+      await store.close()
+    }
+  }, 120_000)
 })

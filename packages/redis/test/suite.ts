@@ -423,6 +423,130 @@ export function adapterSuite(ctx: SuiteContext): void {
     })
   })
 
+  describe('completeAndClaim', () => {
+    it('completes the job and claims the next ones for the same worker in one step', async () => {
+      const ns = randomNs()
+      const { job } = await a.broker.add(ns, newJob())
+      const [c] = await a.broker.claim(ns, 'q', { workerId: 'w1', limit: 1, leaseMs: 60_000 })
+      const second = await a.broker.add(ns, newJob({ priority: 0 }))
+      const urgent = await a.broker.add(ns, newJob({ priority: 5 }))
+      const later = await a.broker.add(ns, newJob())
+      const before = await redisNow(ctx.admin())
+      const outcome = await a.broker.completeAndClaim!(
+        ns,
+        job!.id,
+        c!.token!,
+        { ok: 1 },
+        {
+          workerId: 'w2',
+          limit: 2,
+          leaseMs: 30_000,
+          guaranteed: false,
+        },
+      )
+      expect(outcome.completed).toBe(true)
+      // The claim half keeps every rule of claim: priority first, then FIFO, bounded by limit.
+      expect(outcome.jobs.map((j) => j.id)).toEqual([urgent.job!.id, second.job!.id])
+      for (const next of outcome.jobs) {
+        expect(next).toMatchObject({ status: 'active', workerId: 'w2', attempts: 1, guaranteed: false })
+        expect(next.lockExpiresAt! - before).toBeGreaterThanOrEqual(30_000)
+        expect(next.lockExpiresAt! - before).toBeLessThan(35_000)
+        expect(next.timeline.at(-1)).toMatchObject({ event: 'active', workerId: 'w2' })
+        expect(await a.storage.getJob(ns, next.id)).toEqual(next)
+      }
+      expect(outcome.jobs[0]!.token).not.toBe(outcome.jobs[1]!.token)
+      const done = await a.storage.getJob(ns, job!.id)
+      expect(done).toMatchObject({ status: 'completed', result: { ok: 1 }, token: null, workerId: 'w1' })
+      expect(done!.timeline.at(-1)).toMatchObject({ event: 'completed', workerId: 'w1' })
+      // Each claimed job is fenced by its own token like any claimed job.
+      expect(await a.broker.complete(ns, second.job!.id, outcome.jobs[1]!.token!, 'x')).toBe(true)
+      expect(await a.broker.renew(ns, urgent.job!.id, outcome.jobs[0]!.token!, 1_000)).toBe('ok')
+      const counts = await a.storage.countJobs(ns, 'q')
+      expect(counts).toMatchObject({ completed: 2, active: 1, waiting: 1 })
+      expect((await b.broker.claim(ns, 'q', { workerId: 'w3', limit: 5, leaseMs: 1_000 }))[0]!.id).toBe(
+        later.job!.id,
+      )
+    })
+
+    it('with a stale token completes nothing and claims nothing', async () => {
+      const ns = randomNs()
+      const { job } = await a.broker.add(ns, newJob())
+      const [stale] = await a.broker.claim(ns, 'q', { workerId: 'w1', limit: 1, leaseMs: 100 })
+      await sleep(200)
+      await a.broker.recoverStalled(ns, 'q', { maxStalledCount: 5, limit: 10 })
+      const [live] = await b.broker.claim(ns, 'q', { workerId: 'w2', limit: 1, leaseMs: 60_000 })
+      const waiting = await a.broker.add(ns, newJob())
+      const next = { workerId: 'w1', limit: 5, leaseMs: 60_000 }
+      expect(await a.broker.completeAndClaim!(ns, job!.id, stale!.token!, 'zombie', next)).toEqual({
+        completed: false,
+        jobs: [],
+      })
+      // An expired lease that no scan has recovered yet is stale too.
+      const other = await a.broker.add(ns, newJob({ queue: 'q2' }))
+      const [expired] = await a.broker.claim(ns, 'q2', { workerId: 'w1', limit: 1, leaseMs: 100 })
+      await a.broker.add(ns, newJob({ queue: 'q2' }))
+      await sleep(200)
+      expect(await a.broker.completeAndClaim!(ns, other.job!.id, expired!.token!, 'late', next)).toEqual({
+        completed: false,
+        jobs: [],
+      })
+      expect(await a.storage.getJob(ns, other.job!.id)).toMatchObject({ status: 'active', result: null })
+      expect(await a.broker.completeAndClaim!(ns, job!.id, 'nonsense', 'x', next)).toEqual({
+        completed: false,
+        jobs: [],
+      })
+      const stored = await a.storage.getJob(ns, job!.id)
+      expect(stored).toMatchObject({ status: 'active', token: live!.token, result: null, workerId: 'w2' })
+      expect(await a.storage.getJob(ns, waiting.job!.id)).toMatchObject({ status: 'waiting', attempts: 0 })
+      expect(await b.broker.complete(ns, job!.id, live!.token!, 'the re-run')).toBe(true)
+      expect((await a.storage.getJob(ns, job!.id))!.result).toBe('the re-run')
+    })
+
+    it('on a paused or disabled queue completes the job and claims none', async () => {
+      const ns = randomNs()
+      const { job } = await a.broker.add(ns, newJob())
+      const [c] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 60_000 })
+      const queued = await a.broker.add(ns, newJob())
+      await a.broker.pause(ns, 'q')
+      const next = { workerId: 'w', limit: 5, leaseMs: 60_000 }
+      expect(await a.broker.completeAndClaim!(ns, job!.id, c!.token!, 7, next)).toEqual({
+        completed: true,
+        jobs: [],
+      })
+      expect(await a.storage.getJob(ns, job!.id)).toMatchObject({ status: 'completed', result: 7 })
+      expect(await a.storage.getJob(ns, queued.job!.id)).toMatchObject({ status: 'waiting' })
+      await a.broker.resume(ns, 'q')
+      const [d] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 60_000 })
+      await a.broker.add(ns, newJob())
+      await a.broker.setDisabled(ns, 'q', true)
+      const outcome = await a.broker.completeAndClaim!(ns, d!.id, d!.token!, 8, next)
+      expect(outcome).toEqual({ completed: true, jobs: [] })
+      await a.broker.setDisabled(ns, 'q', false)
+      // limit 0 is a plain completion.
+      const [e] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 60_000 })
+      expect(await a.broker.completeAndClaim!(ns, e!.id, e!.token!, 9, { ...next, limit: 0 })).toEqual({
+        completed: true,
+        jobs: [],
+      })
+      expect((await a.storage.countJobs(ns, 'q')).completed).toBe(3)
+    })
+
+    it('promotes due delayed jobs like claim does', async () => {
+      const ns = randomNs()
+      const { job } = await a.broker.add(ns, newJob())
+      const [c] = await a.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 60_000 })
+      const delayed = await a.broker.add(ns, newJob({ delayMs: 100 }))
+      await sleep(200)
+      const outcome = await a.broker.completeAndClaim!(ns, job!.id, c!.token!, null, {
+        workerId: 'w',
+        limit: 1,
+        leaseMs: 60_000,
+      })
+      expect(outcome.completed).toBe(true)
+      expect(outcome.jobs.map((j) => j.id)).toEqual([delayed.job!.id])
+    })
+  })
+
   describe('stall recovery', () => {
     it('requeues expired guaranteed jobs as stalled and fails them past maxStalledCount', async () => {
       const ns = randomNs()
@@ -464,7 +588,7 @@ export function adapterSuite(ctx: SuiteContext): void {
       expect(outcome!.job).toMatchObject({
         id: job!.id,
         status: 'failed',
-        error: { name: 'WorkerLostError' },
+        error: { name: 'WorkerLostError', message: expect.stringMatching(/^worker lost: /) },
       })
       expect(outcome!.job.timeline.at(-1)).toMatchObject({ event: 'worker-lost', workerId: 'w1' })
     })

@@ -45,8 +45,8 @@ for _, id in ipairs(expired) do
         action = 'requeued'
       end
     else
-      local message = 'Job ' .. id .. ' lost its worker while running; it is at-most-once ' ..
-        '(guaranteedWorker: false), so it was not run again.'
+      local message = 'worker lost: the lease of job ' .. id .. ' expired before it settled; it is ' ..
+        'at-most-once (guaranteedWorker: false), so it was not run again.'
       clearLease(jobKey, active, id, true)
       finish(P, id, jobKey, 'active', 'failed', f[4], now, 'error',
         cjson.encode({ name = 'WorkerLostError', message = message }))
