@@ -24,6 +24,9 @@ export type ChildWorkOptions = Pick<
   | 'maxStalledCount'
   | 'stallIntervalMs'
   | 'retries'
+  | 'removeOnComplete'
+  | 'removeOnFail'
+  | 'removeOnCancel'
 >
 
 /** A worker process: one adapter set, one or more runtimes consuming one queue. */
