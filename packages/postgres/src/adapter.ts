@@ -84,6 +84,16 @@ function renderAll<T extends Statements>(set: T, schema: string, channel: string
   return out as T
 }
 
+/**
+ * Seconds before a pooled connection reconnects after an error. postgres.js's default grows with a retry
+ * count shared by the whole pool (3^n / 100 s, up to 20 s), so after a server restart ten connections
+ * failing together put every reconnect 10–20 s away while statements queued on them wait — long enough
+ * for leases to expire and jobs to re-run. Here: 50 ms doubling, at most 1 s, jittered.
+ */
+function reconnectBackoff(retries: number): number {
+  return Math.min(1, 0.05 * 2 ** Math.min(retries, 5)) * (0.5 + Math.random() / 2)
+}
+
 const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
 const MAX_BIGINT = '9223372036854775807'
 
@@ -109,7 +119,21 @@ export function postgresAdapter(
   if (!connection || (connection.sql === undefined && connection.url === undefined)) requireUrl(undefined)
 
   const owned = connection.sql === undefined
-  const sql: Sql = connection.sql ?? postgres(requireUrl(connection.url), { max, onnotice: () => {} })
+  const sql: Sql =
+    connection.sql ??
+    postgres(requireUrl(connection.url), { max, onnotice: () => {}, backoff: reconnectBackoff })
+  // Claims commit without waiting for the WAL flush (synchronous_commit = off) on a small pool of their own.
+  // Safe: a claim lost in a server crash only makes the job claimable again, and the token it handed out is
+  // then unknown to the database, so every write of that run is fenced off. Settles, adds and renewals stay
+  // synchronous. With a caller's own client (`{ sql }`) claims use that client as it is.
+  const claimSql: Sql = owned
+    ? postgres(requireUrl(connection.url), {
+        max: Math.min(2, max),
+        onnotice: () => {},
+        connection: { synchronous_commit: 'off' },
+        backoff: reconnectBackoff,
+      })
+    : sql
   const notifier = new Notifier(sql, schema, relistenDelayMs)
   const jq = renderAll({ ...J }, schema, notifier.channelName)
   const sq = renderAll({ ...S }, schema, notifier.channelName)
@@ -131,6 +155,46 @@ export function postgresAdapter(
         done.add(`${r[0]}\u0000${r[1]}`)
       }
       return items.map((it) => done.has(`${it.id}\u0000${it.token}`))
+    },
+    200,
+    2,
+  )
+
+  // Queue of each job this adapter handed out, so completeAndClaim (which is not told the queue) can batch
+  // per queue. Only a batching hint: the statement reads the queue from the completed rows themselves.
+  const queueOf = new Map<string, string>()
+  const forget = (ns: string, id: string) => queueOf.delete(`${ns}\u0000${id}`)
+  const remember = (ns: string, jobs: JobRecord[]) => {
+    for (const j of jobs) queueOf.set(`${ns}\u0000${j.id}`, j.queue)
+    return jobs
+  }
+
+  // completeAndClaim: the same group commit, per (ns, queue, worker, lease): one statement completes the
+  // burst and claims the freed slots' next jobs, handed out to the completed callers in delivery order.
+  const finisher = new Batcher<
+    { ns: string; id: string; token: string; result: unknown; want: number; next: ClaimRequest },
+    { completed: boolean; jobs: JobRecord[] }
+  >(
+    async (_key, items) => {
+      const { ns, next } = items[0]!
+      const input = JSON.stringify(items.map(({ id, token, result, want }) => ({ id, token, result, want })))
+      const got = await rows('completeAndClaim', jq.COMPLETE_AND_CLAIM, [
+        ns,
+        input,
+        next.workerId,
+        next.leaseMs,
+        next.guaranteed ?? null,
+      ])
+      const done = new Set<string>()
+      const pairs = got.find((r) => r[JOB_WIDTH + 1] !== null)?.[JOB_WIDTH + 1] ?? []
+      for (const [id, token] of pairs as [string, string][]) done.add(`${id}\u0000${token}`)
+      const claimed = got.filter((r) => r[0] !== null)
+      claimed.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
+      const jobs = remember(ns, claimed.map(toJob))
+      return items.map((it) => {
+        const completed = done.has(`${it.id}\u0000${it.token}`)
+        return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
+      })
     },
     200,
     2,
@@ -212,10 +276,10 @@ export function postgresAdapter(
       if (request.limit < 1) return []
       notifier.markClaim(`${ns}\u0000${queue}`)
       const params = [ns, queue, request.limit, request.workerId, request.leaseMs, request.guaranteed ?? null]
-      const got = await rows('claim', jq.CLAIM, params)
+      const got = await rows('claim', jq.CLAIM, params, claimSql)
       // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
       if (got.length > 1) got.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
-      return got.map(toJob)
+      return remember(ns, got.map(toJob))
     },
 
     async renew(ns, id, token, leaseMs) {
@@ -234,7 +298,24 @@ export function postgresAdapter(
     },
 
     complete(ns, id, token, result) {
+      forget(ns, id)
       return completer.push(ns, { id, token, result: result ?? null })
+    },
+
+    completeAndClaim(ns, id, token, result, next: ClaimRequest) {
+      const queue = queueOf.get(`${ns}\u0000${id}`)
+      forget(ns, id)
+      // One statement per queue, worker and lease; a job of unknown queue goes alone (its own key).
+      const key = [ns, queue ?? `?${id}`, next.workerId, next.leaseMs, next.guaranteed ?? ''].join('\u0000')
+      if (queue !== undefined) notifier.markClaim(`${ns}\u0000${queue}`)
+      return finisher.push(key, {
+        ns,
+        id,
+        token,
+        result: result ?? null,
+        want: Math.max(0, Math.floor(next.limit)),
+        next,
+      })
     },
 
     async fail(ns, id, token, request: FailRequest) {
@@ -244,10 +325,12 @@ export function postgresAdapter(
         ...(request.error.stack === undefined ? {} : { stack: request.error.stack }),
       })
       const delay = request.retryDelayMs === null ? null : Math.max(0, request.retryDelayMs)
+      forget(ns, id)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
     },
 
     async release(ns, id, token) {
+      forget(ns, id)
       return (await rows('release', jq.RELEASE, [ns, id, token])).length > 0
     },
 
@@ -432,7 +515,7 @@ export function postgresAdapter(
       if (closed) return
       closed = true
       await notifier.close()
-      if (owned) await sql.end({ timeout: 5 })
+      if (owned) await Promise.all([sql.end({ timeout: 5 }), claimSql.end({ timeout: 5 })])
     },
   }
 }

@@ -20,6 +20,7 @@ if (runSuite) {
 
   const options: AdapterContractOptions = {
     name: 'postgres',
+    capabilities: { completeAndClaim: true },
     create: () => ({
       adapters: postgresAdapter({ url: DATABASE_URL }, { schema, max: 4 }),
       connectPeer: () => postgresAdapter({ url: DATABASE_URL }, { schema, max: 4 }),

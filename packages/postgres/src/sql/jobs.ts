@@ -334,3 +334,83 @@ where j.ns = $1::text and j.id = i.id
   and j.token = i.token and j.status = 'active' and j.lock_expires_at > now()
 returning j.id, i.token
 `
+
+/**
+ * Complete many jobs (each fenced by its own token, as COMPLETE_MANY) and, in the same statement, claim
+ * for worker $3 (lease $4 ms, guarantee $5) as many jobs of the completed jobs' queue as the completed
+ * items asked for (`want`): a finishing run takes its slot's next job in its completion's round trip. A
+ * rejected completion asks for nothing, so a stale run never claims. The caller batches one queue per
+ * call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
+ * One row per claimed job (the record, its delivery position, then — on one row only — the completed
+ * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
+ */
+export const COMPLETE_AND_CLAIM = `
+with input as (
+  select x.id, x.token, x.result, x.want
+  from jsonb_to_recordset($2::text::jsonb) as x(id text, token text, result jsonb, want int)
+),
+c as (
+  update {{schema}}.jobs j set
+    status = 'completed',
+    result = i.result,
+    token = null, lock_expires_at = null,
+    finished_at = now(),
+    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
+  from input i
+  where j.ns = $1::text and j.id = i.id
+    and j.id = any (array(select i2.id from input i2))
+    and j.token = i.token and j.status = 'active' and j.lock_expires_at > now()
+  returning j.id, j.queue, i.token, i.want
+),
+qn as (
+  select c.queue from c limit 1
+),
+gate as (
+  select 1 from {{schema}}.queues q
+  where q.ns = $1::text and q.queue = (select queue from qn) and (q.paused or q.disabled)
+),
+w as (
+  select j.id, j.priority, 1 as grp, j.ord::float8 as k from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = (select queue from qn) and j.status in ('waiting', 'stalled')
+    and not exists (select 1 from gate)
+  order by j.priority desc, j.ord
+  limit (select coalesce(sum(c.want), 0) from c)
+  for update skip locked
+),
+d as (
+  select j.id, j.priority,
+    case when j.lifo then 0 else 2 end as grp,
+    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k
+  from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = (select queue from qn) and j.status = 'delayed' and j.run_at <= now()
+    and not exists (select 1 from gate)
+  order by j.run_at
+  limit (select coalesce(sum(c.want), 0) from c)
+  for update skip locked
+),
+picked as (
+  select p.id, (row_number() over (order by p.priority desc, p.grp, p.k))::int as pos
+  from (select * from w union all select * from d) p
+  order by p.priority desc, p.grp, p.k
+  limit (select coalesce(sum(c.want), 0) from c)
+),
+cl as (
+  update {{schema}}.jobs j set
+    status = 'active',
+    token = gen_random_uuid()::text,
+    worker_id = $3::text,
+    lock_expires_at = now() + $4::float8 * interval '1 millisecond',
+    attempts = j.attempts + 1,
+    started_at = now(),
+    finished_at = null,
+    guaranteed = coalesce($5::boolean, j.guaranteed),
+    timeline = {{schema}}.push_timeline(j.timeline,
+      {{schema}}.entry('active', $3::text, 'attempt ' || (j.attempts + 1)), {{lim}})
+  from picked p
+  where j.ns = $1::text and j.id = p.id
+  returning {{job}}, p.pos
+)
+select cl.*, case when row_number() over () = 1 then done.pairs end
+from (select coalesce(jsonb_agg(jsonb_build_array(c.id, c.token)), '[]'::jsonb) as pairs from c) done
+left join cl on true
+`
