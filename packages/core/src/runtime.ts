@@ -370,15 +370,22 @@ export class OqronRuntime {
       toNewJob(queue, item.data, item.options ?? {}, defaults, items.length > 1 ? i : null),
     )
     if (this.state !== 'running' || !this.engine) throw new NotInitializedError(`add() to "${queue}"`)
+    const tx = items[0]?.options?.tx
+    if (items.some((item) => item.options?.tx !== tx)) {
+      throw new OqronConfigError('addBulk(): every item must use the same tx (or none).', { field: 'tx' })
+    }
+    const addOptions = tx === undefined ? undefined : { tx }
     const { broker } = this.engine.adapters
     const results =
       jobs.length === 1
-        ? [await broker.add(this.engine.ns, jobs[0]!)]
-        : await broker.addBulk(this.engine.ns, jobs)
+        ? [await broker.add(this.engine.ns, jobs[0]!, addOptions)]
+        : await broker.addBulk(this.engine.ns, jobs, addOptions)
     return results.map((result, i) => {
       if (result.outcome === 'rejected') throw new ModuleDisabledError(queue)
-      if (result.outcome === 'created' || result.outcome === 'held')
+      // Inside a caller's transaction the job may still roll back: `added` is only said of committed adds.
+      if ((result.outcome === 'created' || result.outcome === 'held') && tx === undefined) {
         this.events.emit('added', { job: result.job! })
+      }
       return { id: jobs[i]!.id, outcome: result.outcome, job: result.job }
     })
   }

@@ -449,3 +449,15 @@ describe('retry hints', () => {
     expect(at[1]! - at[0]!).toBeLessThan(5_000)
   })
 })
+
+describe('transactional enqueue on an adapter without transactions', () => {
+  it('add(data, { tx }) on memory throws OqronConfigError and stores nothing', async () => {
+    let q!: ReturnType<typeof queue>
+    const { mgr } = await started((rt) => {
+      q = queue({ name: 'txq', runtime: rt })
+    })
+    await expect(q.add({}, { jobId: 't-1', tx: {} })).rejects.toThrow(/cannot enqueue inside a database transaction/)
+    await expect(q.addBulk([{ data: {}, options: { tx: {} } }, { data: {} }])).rejects.toThrow(/same tx/)
+    expect(await mgr.getJob('t-1')).toBeNull()
+  })
+})
