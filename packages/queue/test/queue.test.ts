@@ -456,7 +456,9 @@ describe('transactional enqueue on an adapter without transactions', () => {
     const { mgr } = await started((rt) => {
       q = queue({ name: 'txq', runtime: rt })
     })
-    await expect(q.add({}, { jobId: 't-1', tx: {} })).rejects.toThrow(/cannot enqueue inside a database transaction/)
+    await expect(q.add({}, { jobId: 't-1', tx: {} })).rejects.toThrow(
+      /cannot enqueue inside a database transaction/,
+    )
     await expect(q.addBulk([{ data: {}, options: { tx: {} } }, { data: {} }])).rejects.toThrow(/same tx/)
     expect(await mgr.getJob('t-1')).toBeNull()
   })
