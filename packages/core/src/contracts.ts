@@ -134,7 +134,9 @@ export interface BrokerAdapter {
    * highest priority first, FIFO within a priority (LIFO for `lifo` jobs), and for each in the same
    * step: status `active`, a new unique `token`, `workerId`, `lockExpiresAt = now + leaseMs`,
    * `attempts + 1`, `startedAt`, an `active` timeline entry. A job is returned to exactly one caller.
-   * Returns [] while the queue is paused or disabled.
+   * Returns [] while the queue is paused or disabled. The returned records (here and from
+   * `completeAndClaim`) may have an empty `timeline` (`[]`): the engine never reads a claimed job's
+   * timeline, so an adapter need not read it back; `getJob` still returns the full timeline.
    */
   claim(ns: string, queue: string, request: ClaimRequest): Promise<JobRecord[]>
   /** Fenced. Extend the lease to now + `leaseMs`. `cancelled` if the job was cancelled; `lost` if the token is stale. */

@@ -332,7 +332,7 @@ export class RedisBroker implements BrokerAdapter {
           guaranteed === undefined ? '' : guaranteed ? 1 : 0,
         ],
       )) as RawJob[]
-      return raw.map((job) => decodeJob(job)!)
+      return raw.map((job) => decodeJob(job, false)!)
     })
   }
 
@@ -422,7 +422,7 @@ export class RedisBroker implements BrokerAdapter {
         ],
       )) as [0] | [1, RawJob[]]
       if (reply[0] !== 1) return { completed: false, jobs: [] }
-      return { completed: true, jobs: reply[1].map((job) => decodeJob(job)!) }
+      return { completed: true, jobs: reply[1].map((job) => decodeJob(job, false)!) }
     })
   }
 

@@ -1,4 +1,10 @@
-import type { JobError, JobRecord, JobStatus, TimelineEntry } from '@oqronkit/core'
+import {
+  type JobError,
+  type JobRecord,
+  type JobStatus,
+  TIMELINE_LIMIT,
+  type TimelineEntry,
+} from '@oqronkit/core'
 
 /** The hash fields of a job record, in the order the scripts return them (`readJob` in common.lua). */
 export const JOB_FIELDS = [
@@ -23,18 +29,53 @@ export const JOB_FIELDS = [
   'startedAt',
   'finishedAt',
   'runAt',
+  'pa',
 ] as const
 
-/** A job as the scripts return it: `{ values of JOB_FIELDS, timeline entries }`. */
+/**
+ * A job as the scripts return it: `{ values of JOB_FIELDS, stored timeline entries }`. Claim replies carry
+ * no stored entries (`{}` from Lua, which ioredis gives as `[]`): the engine never reads a claimed job's
+ * timeline, so the claim scripts don't read it.
+ */
 export type RawJob = [values: (string | null)[], timeline: string[]]
 
 const num = (value: string | null | undefined): number => (value == null ? 0 : Number(value))
-const numOrNull = (value: string | null | undefined): number | null => (value == null ? null : Number(value))
+// '' is a blanked field (the completion blanks the lease fields instead of deleting them): unset.
+const numOrNull = (value: string | null | undefined): number | null =>
+  value == null || value === '' ? null : Number(value)
 const jsonOrNull = <T>(value: string | null | undefined): T | null =>
   value == null ? null : (JSON.parse(value) as T)
 
-/** The record, or null when the job does not exist. */
-export function decodeJob(raw: RawJob): JobRecord | null {
+/**
+ * The full timeline from the stored list plus the entries of the common path that the scripts don't
+ * store (see `includes/common.lua`): `added` (at createdAt; it is in the newest TIMELINE_LIMIT exactly
+ * while the list was never trimmed, i.e. holds fewer than TIMELINE_LIMIT entries), the claim's `active`
+ * while it is pending (field `pa`), and `completed` (at finishedAt), which is always the last entry.
+ */
+function fullTimeline(v: (string | null)[], stored: string[]): TimelineEntry[] {
+  const entries: TimelineEntry[] = []
+  if (stored.length < TIMELINE_LIMIT) entries.push({ at: num(v[17]), event: 'added' })
+  for (const entry of stored) entries.push(JSON.parse(entry) as TimelineEntry)
+  const workerId = v[14]
+  if (v[21] === '1') {
+    entries.push({
+      at: num(v[18]),
+      event: 'active',
+      ...(workerId ? { workerId } : {}),
+      detail: `attempt ${num(v[6])}`,
+    })
+  }
+  if (v[2] === 'completed') {
+    entries.push({ at: num(v[19]), event: 'completed', ...(workerId ? { workerId } : {}) })
+  }
+  return entries.length > TIMELINE_LIMIT ? entries.slice(-TIMELINE_LIMIT) : entries
+}
+
+/**
+ * The record, or null when the job does not exist. `withTimeline: false` (claim replies) leaves the
+ * timeline empty, as the contract allows for claimed jobs.
+ */
+export function decodeJob(raw: RawJob, withTimeline = true): JobRecord | null {
   const [v, timeline] = raw
   if (v[0] == null) return null
   return {
@@ -53,13 +94,13 @@ export function decodeJob(raw: RawJob): JobRecord | null {
     lifo: v[12] === '1',
     guaranteed: v[13] === '1',
     workerId: v[14] ?? null,
-    token: v[15] ?? null,
+    token: v[15] || null,
     lockExpiresAt: numOrNull(v[16]),
     createdAt: num(v[17]),
     startedAt: numOrNull(v[18]),
     finishedAt: numOrNull(v[19]),
     runAt: num(v[20]),
-    timeline: timeline.map((entry) => JSON.parse(entry) as TimelineEntry),
+    timeline: withTimeline ? fullTimeline(v, timeline) : [],
   }
 }
 

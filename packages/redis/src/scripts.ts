@@ -70,6 +70,7 @@ export type ScriptName = keyof typeof SCRIPTS
 const PRELUDE = [
   `local TIMELINE_LIMIT = ${TIMELINE_LIMIT}`,
   `local JOB_FIELDS = { ${JOB_FIELDS.map((f) => `'${f}'`).join(', ')} }`,
+  `local JF = { ${JOB_FIELDS.map((f, i) => `${f} = ${i + 1}`).join(', ')} }`,
   common,
   '',
 ].join('\n')

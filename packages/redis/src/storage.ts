@@ -27,6 +27,18 @@ function before(entry: Entry, cursor: Cursor): boolean {
   return entry.ord < cursor.ord || (entry.ord === cursor.ord && entry.id < cursor.id)
 }
 
+/**
+ * Statuses with an `s:<status>` index (see includes/common.lua). The hot ones (waiting, active, delayed)
+ * have none, so the add -> claim -> complete path writes no index entry for them.
+ */
+const INDEXED: ReadonlySet<JobStatus> = new Set(['paused', 'stalled', 'completed', 'failed', 'cancelled'])
+
+/** Entries of `all` read per round while filtering it by an unindexed status. */
+const SCAN_CHUNK = 500
+
+/** Up to this size, the delivery set of an unindexed status is read whole instead of filtering `all`. */
+const SMALL_SET = 10_000
+
 export class RedisStorage implements StorageAdapter {
   constructor(private readonly b: Backend) {}
 
@@ -72,6 +84,7 @@ export class RedisStorage implements StorageAdapter {
       const perQueue = await Promise.all(
         queues.map(async (queue) => {
           const k = this.b.queue(ns, queue)
+          if (status && !INDEXED.has(status)) return this.scan(ns, queue, status, cursor, limit + 1)
           const key = status ? k.status(status) : k.all
           const flat = cursor
             ? // + 2: the entry at the cursor itself (at most one per queue, ords are unique in a queue) is dropped
@@ -105,14 +118,92 @@ export class RedisStorage implements StorageAdapter {
     })
   }
 
+  /**
+   * Up to `want` entries of `queue` with an unindexed `status`, newest first below the cursor: from its
+   * delivery set when that is small, else `all` is read backwards in chunks (each continues strictly below the last ord read; ords are unique in a
+   * queue) and filtered by each job's status field. Costs O(jobs scanned) where the other statuses cost
+   * O(page); it keeps the hot path free of index writes. A job moving between the reads is dropped by the
+   * caller's status check on the records.
+   */
+  private async scan(
+    ns: string,
+    queue: string,
+    status: JobStatus,
+    cursor: Cursor | null,
+    want: number,
+  ): Promise<Entry[]> {
+    const k = this.b.queue(ns, queue)
+    // Every job with the status is in its delivery set (the wait set also holds stalled jobs). A small set
+    // (active jobs are bounded by the consumers' concurrency) is cheaper to read whole than `all`, in
+    // which it may sit behind a large backlog.
+    const set = status === 'active' ? k.active : status === 'delayed' ? k.delayed : k.wait
+    if ((await this.b.client.zcard(set)) <= SMALL_SET) {
+      const ids = await this.b.client.zrange(set, '0', '-1')
+      if (ids.length === 0) return []
+      const [ords, statuses] = await Promise.all([
+        this.b.client.zmscore(k.all, ...ids),
+        Promise.all(ids.map((id) => this.b.client.hget(k.job(id), 'status'))),
+      ])
+      const found: Entry[] = []
+      ids.forEach((id, i) => {
+        const ord = ords[i]
+        if (ord == null || statuses[i] !== status) return
+        const entry = { id, ord: Number(ord), queue }
+        if (!cursor || before(entry, cursor)) found.push(entry)
+      })
+      return found.sort(newerFirst).slice(0, want)
+    }
+    const entries: Entry[] = []
+    let max: string = cursor ? String(cursor.ord) : '+inf'
+    while (entries.length < want) {
+      const flat = await this.b.client.zrevrangebyscore(
+        k.all,
+        max,
+        '-inf',
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        SCAN_CHUNK,
+      )
+      if (flat.length === 0) break
+      const chunk: Entry[] = []
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const entry = { id: flat[i]!, ord: Number(flat[i + 1]), queue }
+        if (!cursor || before(entry, cursor)) chunk.push(entry)
+      }
+      const statuses = await Promise.all(chunk.map((e) => this.b.client.hget(k.job(e.id), 'status')))
+      chunk.forEach((entry, i) => {
+        if (statuses[i] === status && entries.length < want) entries.push(entry)
+      })
+      if (flat.length < SCAN_CHUNK * 2) break
+      max = `(${flat[flat.length - 1]}`
+    }
+    return entries
+  }
+
+  /**
+   * Waiting, active and delayed jobs are counted by the delivery sets (waiting = the wait set minus the
+   * stalled jobs, which wait in it too); the other statuses by their index. One MULTI, so the counts are
+   * one snapshot.
+   */
   async countJobs(ns: string, queue: string): Promise<Record<JobStatus, number>> {
     const k = this.b.queue(ns, queue)
     return guard('countJobs', async () => {
-      const counts = await Promise.all(JOB_STATUSES.map((s) => this.b.client.zcard(k.status(s))))
-      const out = {} as Record<JobStatus, number>
-      JOB_STATUSES.forEach((s, i) => {
-        out[s] = counts[i]!
+      const sizes = new Map<string, number>()
+      const keys = [k.wait, k.active, k.delayed, ...[...INDEXED].map((s) => k.status(s))]
+      const replies = (await keys.reduce((m, key) => m.zcard(key), this.b.client.multi()).exec()) ?? []
+      keys.forEach((key, i) => {
+        const [error, size] = replies[i] ?? [new Error('no reply')]
+        if (error) throw error
+        sizes.set(key, Number(size))
       })
+      const out = {} as Record<JobStatus, number>
+      for (const s of JOB_STATUSES) {
+        if (INDEXED.has(s)) out[s] = sizes.get(k.status(s)) ?? 0
+      }
+      out.waiting = Math.max(0, (sizes.get(k.wait) ?? 0) - out.stalled)
+      out.active = sizes.get(k.active) ?? 0
+      out.delayed = sizes.get(k.delayed) ?? 0
       return out
     })
   }

@@ -52,6 +52,8 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
     await adapters.broker.add(ns, newJob({ queue: 'a:b}c' }))
     const [c] = await adapters.broker.claim(ns, 'a:b}c', { workerId: 'w', limit: 1, leaseMs: 5_000 })
+    // progress stores timeline entries (the plain add -> active -> completed path stores none).
+    await adapters.broker.progress(ns, c!.id, c!.token!, 50, null)
     await adapters.broker.complete(ns, c!.id, c!.token!, 1)
     await adapters.close()
     const keys = await admin.keys(`${prefix}:{tag%3A%7Btest%7D%25:a%3Ab%7Dc}:*`)

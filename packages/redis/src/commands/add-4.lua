@@ -37,15 +37,17 @@ for i = 0, n - 1 do
   local id = ARGV[b + 1]
   local jobKey, tlKey = P .. 'j:' .. id, P .. 't:' .. id
   local result
-  local indexed = idx ~= '' and redis.call('GET', idx .. id)
+  -- A new id takes its index entry in the same call that finds it free. An index entry exists for every
+  -- stored job (this script writes both; remove and prune delete both), so a free entry means no job.
+  local fresh = idx ~= '' and redis.call('SET', idx .. id, queue, 'NX') ~= false
+  local indexed = idx ~= '' and not fresh and redis.call('GET', idx .. id)
   if indexed and indexed ~= queue then
     result = { 'other', indexed }
-  elseif redis.call('EXISTS', jobKey) == 1 then
+  elseif not fresh and redis.call('EXISTS', jobKey) == 1 then
     result = { 'duplicate', readJob(jobKey, tlKey) }
-  elseif disabled and ARGV[b + 8] == 'skip' then
-    result = { 'skipped' }
-  elseif disabled and ARGV[b + 8] == 'reject' then
-    result = { 'rejected' }
+  elseif disabled and (ARGV[b + 8] == 'skip' or ARGV[b + 8] == 'reject') then
+    if fresh then redis.call('DEL', idx .. id) end
+    result = { ARGV[b + 8] == 'skip' and 'skipped' or 'rejected' }
   else
     if not ordBase then
       -- Listing order: creation time * 1024, strictly increasing within the queue, so pages stay stable.
@@ -79,7 +81,7 @@ for i = 0, n - 1 do
     end
     group[#group + 1] = ord
     group[#group + 1] = id
-    timeline(tlKey, now, 'added')
+    -- No `added` entry is stored: the reader derives it from createdAt (includes/common.lua).
     if disabled then timeline(tlKey, now, 'held', nil, 'module disabled') end
     if status == 'waiting' then
       -- Same order as pushWait: behind the jobs of its priority, or ahead of them for LIFO.
@@ -91,7 +93,6 @@ for i = 0, n - 1 do
       delayedJobs[#delayedJobs + 1] = runAt
       delayedJobs[#delayedJobs + 1] = id
     end
-    if idx ~= '' and not indexed then redis.call('SET', idx .. id, queue) end
     result = { outcome, now, ord }
   end
   results[i + 1] = result
@@ -100,7 +101,9 @@ end
 if stored > 0 then
   redis.call('HSET', meta, 'ord', int(ordBase + stored - 1))
   redis.call('ZADD', all, unpack(listed))
-  for status, group in pairs(byStatus) do redis.call('ZADD', P .. 's:' .. status, unpack(group)) end
+  for status, group in pairs(byStatus) do
+    if INDEXED[status] then redis.call('ZADD', P .. 's:' .. status, unpack(group)) end
+  end
 end
 -- Wake-ups: workers wait only after finding the wait set empty, so the 0 -> n step is the one to announce;
 -- a new earliest delayed job re-arms their timers.

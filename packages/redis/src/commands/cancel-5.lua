@@ -20,6 +20,7 @@ if f[1] == 'completed' or f[1] == 'failed' or f[1] == 'cancelled' then
   return { 0, readJob(jobKey, tlKey) }
 end
 local now = nowMs()
+flushActive(jobKey, tlKey)
 redis.call('ZREM', wait, id)
 redis.call('ZREM', delayed, id)
 if f[3] then redis.call('HSET', jobKey, 'cancelToken', f[3]) end

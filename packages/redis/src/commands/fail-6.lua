@@ -16,6 +16,7 @@ local P, id = ARGV[1], ARGV[2]
 local now = nowMs()
 local lease = fence(jobKey, ARGV[3], now)
 if not lease then return 0 end
+flushActive(jobKey, tlKey)
 local workerId, ord = lease[1], lease[2]
 if ARGV[6] == '' then
   clearLease(jobKey, active, id, true)

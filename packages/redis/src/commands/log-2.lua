@@ -11,5 +11,6 @@
 local jobKey, tlKey = KEYS[1], KEYS[2]
 local now = nowMs()
 if not fence(jobKey, ARGV[1], now) then return 0 end
+flushActive(jobKey, tlKey)
 timeline(tlKey, now, ARGV[2], ARGV[3], ARGV[4])
 return 1

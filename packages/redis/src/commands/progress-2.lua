@@ -11,6 +11,7 @@ local jobKey, tlKey = KEYS[1], KEYS[2]
 local now = nowMs()
 local lease = fence(jobKey, ARGV[1], now)
 if not lease then return 0 end
+flushActive(jobKey, tlKey)
 redis.call('HSET', jobKey, 'progress', ARGV[2])
 local detail = ARGV[2] .. '%'
 if ARGV[3] == '1' then

@@ -24,6 +24,7 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', active, id)
   local f = redis.call('HMGET', jobKey, 'status', 'guaranteed', 'workerId', 'ord', 'priority')
   if f[1] == 'active' then
+    flushActive(jobKey, tlKey)
     local workerId = f[3] or ''
     local action
     if f[2] == '1' then

@@ -14,6 +14,7 @@ local P, id = ARGV[1], ARGV[2]
 local now = nowMs()
 local lease = fence(jobKey, ARGV[3], now)
 if not lease then return 0 end
+flushActive(jobKey, tlKey)
 clearLease(jobKey, active, id)
 if tonumber(lease[4]) > 0 then redis.call('HINCRBY', jobKey, 'attempts', -1) end
 setStatus(P, id, jobKey, 'active', 'waiting', lease[2])

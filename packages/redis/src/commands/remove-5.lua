@@ -14,7 +14,7 @@ if not f[1] or f[1] == 'active' then return 0 end
 redis.call('ZREM', wait, id)
 redis.call('ZREM', delayed, id)
 redis.call('ZREM', all, id)
-redis.call('ZREM', P .. 's:' .. f[1], id)
+if INDEXED[f[1]] then redis.call('ZREM', P .. 's:' .. f[1], id) end
 redis.call('ZREM', P .. 'f:' .. f[1], id)
 redis.call('DEL', jobKey, tlKey)
 if idx ~= '' and redis.call('GET', idx .. id) == f[2] then redis.call('DEL', idx .. id) end

@@ -7,10 +7,10 @@
   First promotes delayed jobs whose runAt has come (bounded per call), then pops the wait set in
   priority order (FIFO, or LIFO for lifo jobs, within a priority). Each claimed job gets: status
   `active`, a new token (tokenHead .. <n> .. tokenTail), workerId, lockExpiresAt = now + leaseMs,
-  attempts + 1, startedAt, an `active` timeline entry, and a place in the active set scored by its
+  attempts + 1, startedAt, a pending `active` timeline entry (`pa` = 1, see common.lua), and a place in the active set scored by its
   lease expiry. `guaranteed` (1|0) is stored on each claimed job; '' keeps the job's own flag.
 
-  Returns { { values, timeline }, ... }; {} while the queue is paused or disabled, or when limit < 1.
+  Returns { { values, {} }, ... } (no timeline: the engine never reads a claimed job's); {} while the queue is paused or disabled, or when limit < 1.
   `limit` must stay <= 1000 (the client caps it): batch writes unpack 2 values per job onto Lua's stack.
 ]]
 local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseMs, tokenHead, tokenTail,
@@ -34,36 +34,38 @@ local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseM
   local expiresAt = now + leaseMs
   local jobs = {}
   -- The set writes of the whole batch go out as one ZREM/ZADD each, after the loop.
-  local leases, listed, previous = {}, {}, {}
+  local leases, previous = {}, {}
   for i = 1, #popped, 2 do
     local id = popped[i]
-    local jobKey, tlKey = P .. 'j:' .. id, P .. 't:' .. id
-    local f = redis.call('HMGET', jobKey, 'status', 'ord', 'attempts', 'guaranteed')
-    if f[1] then
-      local attempt = tonumber(f[3]) + 1
-      local flag = f[4]
-      if guaranteed ~= '' then flag = guaranteed end
-      redis.call('HSET', jobKey, 'status', 'active', 'token', tokenHead .. #jobs .. tokenTail,
-        'workerId', workerId, 'lockExpiresAt', expiresAt, 'startedAt', now, 'attempts', attempt,
-        'guaranteed', flag)
-      local from = previous[f[1]]
+    local jobKey = P .. 'j:' .. id
+    -- One read of the whole record: the reply is this read with the fields the claim writes patched in.
+    local v = redis.call('HMGET', jobKey, unpack(JOB_FIELDS))
+    local status = v[JF.status]
+    if status then
+      local attempt = tonumber(v[JF.attempts]) + 1
+      local token = tokenHead .. #jobs .. tokenTail
+      if guaranteed ~= '' then v[JF.guaranteed] = guaranteed end
+      redis.call('HSET', jobKey, 'status', 'active', 'token', token, 'workerId', workerId,
+        'lockExpiresAt', expiresAt, 'startedAt', now, 'attempts', attempt, 'guaranteed', v[JF.guaranteed],
+        'pa', 1)
+      v[JF.status], v[JF.token], v[JF.workerId], v[JF.lockExpiresAt] = 'active', token, workerId, expiresAt
+      v[JF.startedAt], v[JF.attempts], v[JF.pa] = now, attempt, '1'
+      local from = previous[status]
       if not from then
         from = {}
-        previous[f[1]] = from
+        previous[status] = from
       end
       from[#from + 1] = id
       leases[#leases + 1] = expiresAt
       leases[#leases + 1] = id
-      listed[#listed + 1] = f[2]
-      listed[#listed + 1] = id
-      timeline(tlKey, now, 'active', workerId, 'attempt ' .. attempt)
-      jobs[#jobs + 1] = readJob(jobKey, tlKey)
+      jobs[#jobs + 1] = { v, {} }
     end
   end
   if #jobs > 0 then
-    for status, ids in pairs(previous) do redis.call('ZREM', P .. 's:' .. status, unpack(ids)) end
+    for status, ids in pairs(previous) do
+      if INDEXED[status] then redis.call('ZREM', P .. 's:' .. status, unpack(ids)) end
+    end
     redis.call('ZADD', active, unpack(leases))
-    redis.call('ZADD', P .. 's:active', unpack(listed))
   end
   return jobs
 end

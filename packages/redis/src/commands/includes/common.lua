@@ -11,10 +11,19 @@
     delayed     zset    jobs not yet due; score = runAt (ms, Redis clock)
     active      zset    leased jobs; score = lockExpiresAt (ms, Redis clock)
     all         zset    every job; score = ord (creation order), for listJobs
-    s:<status>  zset    jobs per status; score = ord, for listJobs and countJobs
+    s:<status>  zset    jobs per status, only for paused, stalled, completed, failed and cancelled; score =
+                        ord, for listJobs and countJobs. The hot statuses have none: waiting, active and
+                        delayed jobs are counted by wait/active/delayed (waiting = wait minus s:stalled)
+                        and listed from those sets or by filtering `all` (src/storage.ts), so
+                        add -> claim -> complete writes no per-status entry before the completion.
     f:<status>  zset    finished jobs (completed/failed/cancelled); score = finishedAt, for prune
     j:<id>      hash    the job record
-    t:<id>      list    the job's timeline, one JSON entry per element, newest last
+    t:<id>      list    the job's stored timeline entries, one JSON entry per element, newest last
+
+  The common path add -> active -> completed writes no timeline entry: the reader (decodeJob in
+  src/codec.ts) derives `added` from createdAt, the claim's `active` from startedAt/workerId/attempts while
+  the hash field `pa` is '1' (pending), and `completed` from finishedAt. Every script that stores an entry
+  for a job that may have been claimed calls flushActive first, so the stored list stays in time order.
 ]]
 
 -- Milliseconds by Redis' clock: lease and delay times never come from a client.
@@ -38,10 +47,15 @@ local function timeline(tlKey, at, event, workerId, detail)
   end
 end
 
+-- The statuses that have an s:<status> index (see the header).
+local INDEXED = { paused = true, stalled = true, completed = true, failed = true, cancelled = true }
+
 -- Moves a job from one per-status index to another and writes its status field.
 local function setStatus(P, id, jobKey, from, to, ord)
-  if from and from ~= to then redis.call('ZREM', P .. 's:' .. from, id) end
-  redis.call('ZADD', P .. 's:' .. to, ord, id)
+  if from ~= to then
+    if INDEXED[from] then redis.call('ZREM', P .. 's:' .. from, id) end
+    if INDEXED[to] then redis.call('ZADD', P .. 's:' .. to, ord, id) end
+  end
   redis.call('HSET', jobKey, 'status', to)
 end
 
@@ -64,6 +78,15 @@ local function pushDelayed(delayed, id, runAt, channel)
   redis.call('ZADD', delayed, runAt, id)
   if channel and channel ~= '' and redis.call('ZRANGE', delayed, 0, 0)[1] == id then
     redis.call('PUBLISH', channel, 'd')
+  end
+end
+
+-- Stores the claim's pending `active` entry (see the header) before any later entry of the job, and
+-- before a lease clear drops the workerId it names.
+local function flushActive(jobKey, tlKey)
+  if redis.call('HDEL', jobKey, 'pa') == 1 then
+    local f = redis.call('HMGET', jobKey, 'startedAt', 'workerId', 'attempts')
+    timeline(tlKey, tonumber(f[1]), 'active', f[2], 'attempt ' .. f[3])
   end
 end
 
@@ -96,6 +119,16 @@ local function fence(jobKey, token, now)
   return { f[4] or '', f[5], f[6], f[7], f[8] }
 end
 
+-- Settles a fenced job as completed. One HSET: the lease fields are blanked ('' reads as unset, see
+-- decodeJob) instead of deleted by a second call; workerId stays, for the audit trail.
+local function completeJob(P, id, jobKey, active, ord, now, result)
+  redis.call('HSET', jobKey, 'finishedAt', now, 'status', 'completed', 'result', result, 'token', '',
+    'lockExpiresAt', '')
+  redis.call('ZREM', active, id)
+  redis.call('ZADD', P .. 's:completed', ord, id)
+  redis.call('ZADD', P .. 'f:completed', now, id)
+end
+
 -- Marks a job finished with `status` (completed, failed, cancelled) at `now`; `field`/`value` is one more
 -- hash field written in the same HSET (the result or the error).
 local function finish(P, id, jobKey, from, status, ord, now, field, value)
@@ -104,7 +137,7 @@ local function finish(P, id, jobKey, from, status, ord, now, field, value)
   else
     redis.call('HSET', jobKey, 'finishedAt', now, 'status', status)
   end
-  if from ~= status then redis.call('ZREM', P .. 's:' .. from, id) end
+  if INDEXED[from] and from ~= status then redis.call('ZREM', P .. 's:' .. from, id) end
   redis.call('ZADD', P .. 's:' .. status, ord, id)
   redis.call('ZADD', P .. 'f:' .. status, now, id)
 end
