@@ -9,7 +9,8 @@
  *    takes it over; kill → handler start there (only where the documented bound is under two minutes).
  * Prints the machine and a Markdown table; bench/RESULTS.md keeps them. Run:
  *   pnpm --filter @oqronkit/bench bench:postgres     (BENCH_PG_URL, default postgres://postgres@127.0.0.1:5432)
- * BENCH_SYSTEMS=oqronkit,graphile limits the systems.
+ * BENCH_SYSTEMS=oqronkit,graphile limits the systems; BENCH_PHASES=processing (a comma list of add,
+ * processing, latency, recovery) limits the phases, skipped ones print as "—".
  */
 import { execFileSync, fork } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
@@ -23,6 +24,8 @@ if (new URL(`${BASE}/postgres`).hostname !== '127.0.0.1') {
 }
 const dbUrl = (db: string) => `${BASE}/${db}`
 const only = process.env.BENCH_SYSTEMS?.split(',')
+const phases = process.env.BENCH_PHASES?.split(',')
+const runs = (phase: string) => !phases || phases.includes(phase)
 const TOTAL = Number(process.env.BENCH_JOBS ?? 20_000)
 const CONCURRENCY = 50
 
@@ -215,31 +218,38 @@ console.log(`machine: ${machine()}`)
 console.log(`server: ${version}`)
 for (const system of systems.filter((s) => !only || only.includes(s.id))) {
   console.error(`— ${system.label}`)
-  let url = await freshDatabase(system)
-  const adds = await addThroughput(system, url)
-  console.error(`  add: single ${fmt(adds.single)}/s, bulk ${fmt(adds.bulk)}/s`)
-  url = await freshDatabase(system)
-  const tp = await processing(system, url, 60_000)
-  const tpText =
-    tp.done === TOTAL
-      ? `${fmt(tp.rate)} jobs/s`
-      : `${fmt(tp.rate)} jobs/s (${fmt(tp.done)} of ${fmt(TOTAL)} in ${fmt(tp.ms / 1_000)} s, stopped)`
-  console.error(`  processing: ${tpText}`)
-  url = await freshDatabase(system)
-  const samples = system.id === 'pgboss10' ? 100 : 1_000
-  const lat = await latency(system, url, samples)
-  const latText = `${lat.p50.toFixed(2)} / ${lat.p99.toFixed(2)} ms${samples === 1_000 ? '' : ` (${samples} adds)`}`
-  console.error(`  pick-up p50/p99: ${latText}`)
+  let addSingle = '—'
+  let addBulk = '—'
+  if (runs('add')) {
+    const adds = await addThroughput(system, await freshDatabase(system))
+    addSingle = fmt(adds.single)
+    addBulk = fmt(adds.bulk)
+    console.error(`  add: single ${addSingle}/s, bulk ${addBulk}/s`)
+  }
+  let tpText = '—'
+  if (runs('processing')) {
+    const tp = await processing(system, await freshDatabase(system), 60_000)
+    tpText =
+      tp.done === TOTAL
+        ? `${fmt(tp.rate)} jobs/s`
+        : `${fmt(tp.rate)} jobs/s (${fmt(tp.done)} of ${fmt(TOTAL)} in ${fmt(tp.ms / 1_000)} s, stopped)`
+    console.error(`  processing: ${tpText}`)
+  }
+  let latText = '—'
+  if (runs('latency')) {
+    const samples = system.id === 'pgboss10' ? 100 : 1_000
+    const lat = await latency(system, await freshDatabase(system), samples)
+    latText = `${lat.p50.toFixed(2)} / ${lat.p99.toFixed(2)} ms${samples === 1_000 ? '' : ` (${samples} adds)`}`
+    console.error(`  pick-up p50/p99: ${latText}`)
+  }
   let recText = `— (${system.recoveryDefault})`
-  if (system.measureRecovery) {
-    url = await freshDatabase(system)
+  if (system.measureRecovery && runs('recovery')) {
+    const url = await freshDatabase(system)
     const ms = await recovery(system, url)
     recText = `${fmt(ms)} ms (${system.recoveryDefault})`
   }
   console.error(`  recovery: ${recText}`)
-  rows.push(
-    `| ${system.label} | ${fmt(adds.single)} | ${fmt(adds.bulk)} | ${tpText} | ${latText} | ${recText} |`,
-  )
+  rows.push(`| ${system.label} | ${addSingle} | ${addBulk} | ${tpText} | ${latText} | ${recText} |`)
   await admin.sql.unsafe(`drop database if exists oqbench_${system.id} with (force)`)
 }
 

@@ -80,6 +80,16 @@ try {
     'explain',
     JSON.stringify([{ id: active!.id, token: active!.token, result: { ok: true } }]),
   ])
+  const fifty = await sql.unsafe(
+    `select id, token from ${q}.jobs where status = 'active' and lock_expires_at > now() order by id limit 50`,
+  )
+  await explain('completeAndClaim (50 completions, 50 claims)', J.COMPLETE_AND_CLAIM, [
+    'explain',
+    JSON.stringify(fifty.map((r) => ({ id: r.id, token: r.token, result: null, want: 1 }))),
+    'w2',
+    30000,
+    null,
+  ])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
   await explain('add (one job)', J.ADD, [
     'explain',
@@ -118,6 +128,19 @@ try {
   await explain('listJobs queue page (all statuses)', S.LIST_QUEUE, [
     'explain',
     'bulk',
+    JSON.stringify(['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'stalled', 'paused']),
+    '9223372036854775807',
+    50,
+  ])
+  await explain('listJobs queue, active page', S.LIST_QUEUE, [
+    'explain',
+    'bulk',
+    '["active"]',
+    '9223372036854775807',
+    50,
+  ])
+  await explain('listJobs across queues (all statuses)', S.LIST_ALL, [
+    'explain',
     JSON.stringify(['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'stalled', 'paused']),
     '9223372036854775807',
     50,

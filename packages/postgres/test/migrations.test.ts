@@ -1,6 +1,7 @@
 import { AdapterError, OqronConfigError } from '@oqronkit/core'
 import { afterAll, describe, expect, test } from 'vitest'
 import { migrate, postgresAdapter, SCHEMA_VERSION, SchemaVersionError } from '../src/index.js'
+import { MIGRATIONS } from '../src/migrate.js'
 import { adminSql, DATABASE_URL, dropSchema, randomSchema, runSuite } from './helpers.js'
 
 describe.runIf(runSuite)('migrations', () => {
@@ -70,6 +71,86 @@ describe.runIf(runSuite)('migrations', () => {
       expect(row!.n).toBe(SCHEMA_VERSION + 1)
       await a.close()
       await b.close()
+    } finally {
+      await sql.end()
+    }
+  })
+
+  test('a schema at 000001 holding jobs migrates to the newest version; its jobs stay readable and runnable', async () => {
+    const schema = fresh()
+    const q = `"${schema}"`
+    const sql = adminSql()
+    try {
+      // The schema exactly as a client that knew only 000001 left it, with jobs in several states.
+      await sql.begin(async (tx) => {
+        await tx.unsafe(`create schema ${q}`)
+        await tx.unsafe(
+          `create table ${q}.migrations (id integer primary key, name text not null, applied_at timestamptz not null default now())`,
+        )
+        await tx.unsafe(MIGRATIONS[0]!.sql.replaceAll('{{schema}}', q))
+        await tx.unsafe(`insert into ${q}.migrations (id, name) values (1, '000001.sql')`)
+        const entry = (event: string) => `${q}.entry('${event}', null, null)`
+        await tx.unsafe(
+          `insert into ${q}.jobs (ns, id, queue, status, seq, ord, data, result, attempts, max_attempts, worker_id,
+             token, lock_expires_at, started_at, finished_at, timeline)
+           values
+             ('n', 'w1', 'q', 'waiting', 1, 1, '{"k":1}', null, 0, 3, null, null, null, null, null,
+               jsonb_build_array(${entry('added')})),
+             ('n', 'a1', 'q', 'active', 2, 2, '{"k":2}', null, 1, 3, 'old', 'tok1', now() - interval '1 s',
+               now(), null, jsonb_build_array(${entry('added')}, ${entry('active')})),
+             ('n', 'a2', 'q', 'active', 3, 3, '{"k":3}', null, 1, 3, 'old', 'tok2', now() + interval '60 s',
+               now(), null, jsonb_build_array(${entry('added')}, ${entry('active')})),
+             ('n', 'c1', 'r', 'completed', 4, 4, '{"k":4}', '{"ok":true}', 1, 3, 'old', null, null, now(), now(),
+               jsonb_build_array(${entry('added')}, ${entry('active')}, ${entry('completed')}))`,
+        )
+      })
+      const a = postgresAdapter({ url: DATABASE_URL }, { schema })
+      try {
+        await a.open()
+        const ledger = await sql.unsafe(`select id from ${q}.migrations order by id`)
+        expect(ledger.map((r) => r.id)).toEqual(MIGRATIONS.map((m) => m.id))
+        const indexes = await sql.unsafe(
+          'select indexname from pg_indexes where schemaname = $1 and tablename = $2 order by 1',
+          [schema, 'jobs'],
+        )
+        expect(indexes.map((r) => r.indexname)).toEqual([
+          'jobs_active',
+          'jobs_claim',
+          'jobs_delayed',
+          'jobs_finished',
+          'jobs_list',
+          'jobs_pkey',
+        ])
+
+        const c1 = await a.storage.getJob('n', 'c1')
+        expect(c1).toMatchObject({ status: 'completed', result: { ok: true }, data: { k: 4 } })
+        expect(c1!.timeline.map((e) => e.event)).toEqual(['added', 'active', 'completed'])
+        expect(await a.storage.countJobs('n', 'q')).toMatchObject({ waiting: 1, active: 2, completed: 0 })
+        expect((await a.storage.listJobs('n', { limit: 10 })).jobs.map((j) => j.id)).toEqual([
+          'c1',
+          'a2',
+          'a1',
+          'w1',
+        ])
+        expect(
+          (await a.storage.listJobs('n', { queue: 'q', status: 'active', limit: 10 })).jobs.map((j) => j.id),
+        ).toEqual(['a2', 'a1'])
+
+        // The live lease of the old client still fences; the expired one is recovered and re-run.
+        expect(await a.broker.renew('n', 'a2', 'tok2', 60_000)).toBe('ok')
+        const stalled = await a.broker.recoverStalled('n', 'q', { maxStalledCount: 1, limit: 10 })
+        expect(stalled.map((s) => [s.job.id, s.action])).toEqual([['a1', 'requeued']])
+        const claimed = await a.broker.claim('n', 'q', { workerId: 'new', limit: 10, leaseMs: 30_000 })
+        expect(claimed.map((j) => j.id)).toEqual(['a1', 'w1'])
+        for (const j of claimed) expect(await a.broker.complete('n', j.id, j.token!, j.id)).toBe(true)
+        expect(await a.broker.complete('n', 'a2', 'tok2', 'a2')).toBe(true)
+        const w1 = await a.storage.getJob('n', 'w1')
+        expect(w1).toMatchObject({ status: 'completed', result: 'w1', attempts: 1, data: { k: 1 } })
+        expect(w1!.timeline.map((e) => e.event)).toEqual(['added', 'active', 'completed'])
+        expect(await a.storage.countJobs('n', 'q')).toMatchObject({ waiting: 0, active: 0, completed: 3 })
+      } finally {
+        await a.close()
+      }
     } finally {
       await sql.end()
     }

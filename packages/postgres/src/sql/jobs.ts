@@ -79,6 +79,8 @@ select ins.*, (select count(*) from woken) from ins
  * delayed job joins its priority at the back as if promoted now (a LIFO one at the front). The union
  * is cut to $3 in that order; rows of an arm that were locked but not picked are unlocked at commit,
  * a moment later. A paused or disabled queue gives [] (a one-time filter, evaluated once per call).
+ * The picked rows are updated by primary key (`= any (array(...))`): a generic plan cannot size
+ * `limit $3` and would otherwise hash-join the picks against a sequential scan of the whole table.
  */
 export const CLAIM = `
 with gate as (
@@ -123,6 +125,7 @@ update {{schema}}.jobs j set
     {{schema}}.entry('active', $4::text, 'attempt ' || (j.attempts + 1)), {{lim}})
 from picked p
 where j.ns = $1::text and j.id = p.id
+  and j.id = any (array(select p2.id from picked p2))
 returning {{job}}, p.pos
 `
 
@@ -218,11 +221,12 @@ from r
 `
 
 /**
- * Stall scan of queue $2: at most $4 active jobs whose lease expired by the server's clock, read from
- * the partial `jobs_active` index by expiry and locked `skip locked`, so scans from every node at once
- * split the work and each expired lease is acted on once. Guaranteed jobs count the stall and become
- * `stalled` at the front of their priority (claims take them like waiting jobs); past $3 stalls they
- * fail as poison. At-most-once jobs fail as "worker lost" and are never re-run.
+ * Stall scan of queue $2: at most $4 active jobs whose lease expired by the server's clock, oldest
+ * expiry first, found among the queue's active jobs in the partial `jobs_active` index (a set bounded by
+ * the consumers' concurrency; the expiry is not a key, so renewals stay HOT), locked `skip locked`, so
+ * scans from every node at once split the work and each expired lease is acted on once. Guaranteed jobs
+ * count the stall and become `stalled` at the front of their priority (claims take them like waiting
+ * jobs); past $3 stalls they fail as poison. At-most-once jobs fail as "worker lost" and are never re-run.
  */
 export const RECOVER_STALLED = `
 with s as (
@@ -262,6 +266,7 @@ u as (
     end
   from s
   where j.ns = $1::text and j.id = s.id
+    and j.id = any (array(select s2.id from s s2))
   returning {{job}}
 )
 select u.*, (select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', $2::text, 'd', 0)::text)
@@ -343,6 +348,8 @@ returning j.id, i.token
  * call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
  * One row per claimed job (the record, its delivery position, then — on one row only — the completed
  * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
+ * As in CLAIM, the picked rows are updated by primary key: `limit (select sum(want) ...)` cannot be sized
+ * either, and without the `= any (array(...))` the planner chose a sequential scan of the table.
  */
 export const COMPLETE_AND_CLAIM = `
 with input as (
@@ -408,6 +415,7 @@ cl as (
       {{schema}}.entry('active', $3::text, 'attempt ' || (j.attempts + 1)), {{lim}})
   from picked p
   where j.ns = $1::text and j.id = p.id
+    and j.id = any (array(select p2.id from picked p2))
   returning {{job}}, p.pos
 )
 select cl.*, case when row_number() over () = 1 then done.pairs end

@@ -16,49 +16,102 @@ where j.ns = $1::text and j.id = any (array(select jsonb_array_elements_text($2:
 
 /**
  * A page of one queue (newest first) for the statuses in $3, after cursor $4 (a seq), at most $5 rows.
- * One lateral index range read per status on `jobs_list_queue`, each cut at $5, then merged: a
- * bounded read whatever the table size, and stable under concurrent inserts (new rows get a higher
- * seq, so they never shift later pages).
+ * One lateral index range read per status, each cut at $5, then merged: a bounded read whatever the
+ * table size, and stable under concurrent inserts (new rows get a higher seq, so they never shift later
+ * pages). Active jobs are read from `jobs_active` (claims write no `jobs_list` entry), every other status
+ * from `jobs_list`; the literal `x.status <> 'active'` lets generic plans prove that index's predicate.
+ * The page's rows are then read by primary key (`= any (array(...))`: a generic plan cannot size the
+ * page and would otherwise hash-join it against the whole table).
  */
 export const LIST_QUEUE = `
-select {{job}}, j.seq::text
-from jsonb_array_elements_text($3::text::jsonb) as s(status)
-cross join lateral (
-  select x.id, x.seq from {{schema}}.jobs x
-  where x.ns = $1::text and x.queue = $2::text and x.status = s.status and x.seq < $4::bigint
-  order by x.seq desc
+with k as (
+  select p.id, p.seq
+  from jsonb_array_elements_text($3::text::jsonb) as s(status)
+  cross join lateral (
+    (select x.id, x.seq from {{schema}}.jobs x
+      where x.ns = $1::text and x.queue = $2::text and x.status = s.status and x.status <> 'active'
+        and x.seq < $4::bigint
+      order by x.seq desc
+      limit $5::int)
+    union all
+    (select x.id, x.seq from {{schema}}.jobs x
+      where x.ns = $1::text and x.queue = $2::text and x.status = 'active' and s.status = 'active'
+        and x.seq < $4::bigint
+      order by x.seq desc
+      limit $5::int)
+  ) p
+  order by p.seq desc
   limit $5::int
-) k
-join {{schema}}.jobs j on j.ns = $1::text and j.id = k.id
-order by k.seq desc
-limit $5::int
-`
-
-/** As LIST_QUEUE across every queue of the namespace, on `jobs_list_status`. */
-export const LIST_ALL = `
+)
 select {{job}}, j.seq::text
-from jsonb_array_elements_text($2::text::jsonb) as s(status)
-cross join lateral (
-  select x.id, x.seq from {{schema}}.jobs x
-  where x.ns = $1::text and x.status = s.status and x.seq < $3::bigint
-  order by x.seq desc
-  limit $4::int
-) k
+from k
 join {{schema}}.jobs j on j.ns = $1::text and j.id = k.id
+where j.id = any (array(select k2.id from k k2))
 order by k.seq desc
-limit $4::int
 `
 
 /**
- * Jobs per status of one queue: one index-only range count of `jobs_list_queue` per status. Still
- * proportional to the queue's rows (there is no counter table: it would be a hot row on every state
- * change), so dashboards should not poll it in a tight loop; retention keeps it small.
+ * As LIST_QUEUE across every queue of the namespace, without an index of its own: the queues are found
+ * by a skip scan of `jobs_list`'s (ns, queue) prefix (one index probe per queue), then each queue and
+ * status is a range read cut at $4, as in LIST_QUEUE. Active jobs of the namespace come from
+ * `jobs_active` and are sorted (a set bounded by the consumers' concurrency). Cost grows with the number
+ * of queues, not of jobs.
+ */
+export const LIST_ALL = `
+with recursive qs(queue) as (
+  (select x.queue from {{schema}}.jobs x
+    where x.ns = $1::text and x.status <> 'active'
+    order by x.queue
+    limit 1)
+  union all
+  select (select x.queue from {{schema}}.jobs x
+    where x.ns = $1::text and x.status <> 'active' and x.queue > qs.queue
+    order by x.queue
+    limit 1)
+  from qs where qs.queue is not null
+),
+k as (
+  select p.id, p.seq
+  from jsonb_array_elements_text($2::text::jsonb) as s(status)
+  cross join qs
+  cross join lateral (
+    select x.id, x.seq from {{schema}}.jobs x
+    where x.ns = $1::text and x.queue = qs.queue and x.status = s.status and x.status <> 'active'
+      and x.seq < $3::bigint
+    order by x.seq desc
+    limit $4::int
+  ) p
+  where qs.queue is not null
+  union all
+  (select x.id, x.seq from {{schema}}.jobs x
+    where x.ns = $1::text and x.status = 'active' and x.seq < $3::bigint
+      and exists (select 1 from jsonb_array_elements_text($2::text::jsonb) as t(status) where t.status = 'active')
+    order by x.seq desc
+    limit $4::int)
+),
+page as (select k.id, k.seq from k order by k.seq desc limit $4::int)
+select {{job}}, j.seq::text
+from page k
+join {{schema}}.jobs j on j.ns = $1::text and j.id = k.id
+where j.id = any (array(select p.id from page p))
+order by k.seq desc
+`
+
+/**
+ * Jobs per status of one queue: one index-only range count per status, of `jobs_active` for active
+ * jobs and of `jobs_list` for the rest. Still proportional to the queue's rows (there is no counter
+ * table: it would be a hot row on every state change), so dashboards should not poll it in a tight
+ * loop; retention keeps it small.
  */
 export const COUNT = `
-select s.status, (
-  select count(*)::int from {{schema}}.jobs j
-  where j.ns = $1::text and j.queue = $2::text and j.status = s.status
-)
+select s.status, case
+  when s.status = 'active' then (
+    select count(*)::int from {{schema}}.jobs j
+    where j.ns = $1::text and j.queue = $2::text and j.status = 'active')
+  else (
+    select count(*)::int from {{schema}}.jobs j
+    where j.ns = $1::text and j.queue = $2::text and j.status = s.status and j.status <> 'active')
+  end
 from unnest(array['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled', 'stalled', 'paused']) as s(status)
 `
 
@@ -103,6 +156,7 @@ doomed as (
 )
 delete from {{schema}}.jobs j using doomed d
 where j.ns = $1::text and j.id = d.id and j.status = $3::text
+  and j.id = any (array(select d2.id from doomed d2))
 returning 1
 `
 
@@ -170,7 +224,7 @@ on conflict (ns, queue) do update set disabled = excluded.disabled
  * clock_timestamp(), not now(): this transaction may have waited on an add's share lock, and that add's
  * run_at is later than this transaction's start.
  * No index on `paused` rows: holding is rare and this runs once per enable, a bounded walk of the
- * queue's `jobs_list_queue` range for status 'paused'.
+ * queue's `jobs_list` range for status 'paused'.
  */
 export const RESUME_HELD = `
 with r as (
