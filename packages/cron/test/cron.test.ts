@@ -111,40 +111,25 @@ describe('missed fires after an outage (injected clock)', () => {
     let now = T0
     const clock = () => now
     let handle!: ReturnType<typeof cron>
-    const first = await node(
-      adapters,
-      (rt) => {
-        handle = cron({
-          name: `m-${missedFire}`,
-          every: '1m',
-          missedFire,
-          maxMissedRuns: 3,
-          runtime: rt,
-          handler: async () => {},
-        })
-      },
-      clock,
-    )
+    // The same definition on every start, as an app deploys it.
+    const define = (rt: OqronRuntime) => {
+      handle = cron({
+        name: `m-${missedFire}`,
+        every: '1m',
+        missedFire,
+        maxMissedRuns: 3,
+        runtime: rt,
+        handler: async () => {},
+      })
+    }
+    const first = await node(adapters, define, clock)
     expect((await handle.tick()).fired).toEqual([]) // first start: records now, nothing missed
     now = T0 + 60_000
     expect((await handle.tick()).fired).toEqual(['2026-05-01T12:01:00.000Z'])
     await first.stop()
     // The whole cluster is down for 10 minutes; it comes back 5 s after the 12:11 fire was due.
     now = T0 + 11 * 60_000 + 5_000
-    await node(
-      adapters,
-      (rt) => {
-        handle = cron({
-          name: `m-${missedFire}`,
-          every: '1m',
-          missedFire,
-          maxMissedRuns: 3,
-          runtime: rt,
-          handler: async () => {},
-        })
-      },
-      clock,
-    )
+    await node(adapters, define, clock)
     // init() already ran the first pass after the outage; this tick queues behind it and finds nothing new.
     expect((await handle.tick()).fired).toEqual([])
     const page = await adapters.storage.listJobs('default/default', {

@@ -6,7 +6,7 @@ export const freezableTimers = () => new FreezableTimers()
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
-  timeoutMs = 5_000,
+  timeoutMs = 10_000,
   what = 'condition',
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs

@@ -3,20 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { connect, type Socket } from 'node:net'
 import type { ConnectTarget, LookupFunction } from '../src/index.js'
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+// One polling helper for the engine's and the modules' tests.
+export { waitFor } from '../../queue/test/helpers.js'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 

@@ -68,6 +68,75 @@ woken as (
 select ins.*, (select count(*) from woken) from ins
 `
 
+/** SQL expressions a claim is made of; CLAIM and COMPLETE_AND_CLAIM bind them to their own parameters. */
+interface ClaimParams {
+  queue: string
+  limit: string
+}
+
+/**
+ * The CTEs `gate`, `w`, `d` and `picked` of a claim (documented on CLAIM): up to `limit` due jobs of
+ * `queue` in delivery order, locked with `for update skip locked`.
+ */
+function pickDue({ queue, limit }: ClaimParams): string {
+  return `gate as (
+  select 1 from {{schema}}.queues q
+  where q.ns = $1::text and q.queue = ${queue} and (q.paused or q.disabled)
+),
+w as (
+  select j.id, j.priority, 1 as grp, j.ord::float8 as k from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = ${queue} and j.status in ('waiting', 'stalled')
+    and not exists (select 1 from gate)
+  order by j.priority desc, j.ord
+  limit ${limit}
+  for update skip locked
+),
+d as (
+  select j.id, j.priority,
+    case when j.lifo then 0 else 2 end as grp,
+    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k
+  from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = ${queue} and j.status = 'delayed' and j.run_at <= now()
+    and not exists (select 1 from gate)
+  order by j.run_at
+  limit ${limit}
+  for update skip locked
+),
+picked as (
+  select c.id, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
+  from (select * from w union all select * from d) c
+  order by c.priority desc, c.grp, c.k
+  limit ${limit}
+)`
+}
+
+/** The update that makes the `picked` rows active with a fresh lease, returning them with their position. */
+function activatePicked({
+  worker,
+  leaseMs,
+  guaranteed,
+}: {
+  worker: string
+  leaseMs: string
+  guaranteed: string
+}): string {
+  return `update {{schema}}.jobs j set
+  status = 'active',
+  token = gen_random_uuid()::text,
+  worker_id = ${worker},
+  lock_expires_at = now() + ${leaseMs} * interval '1 millisecond',
+  attempts = j.attempts + 1,
+  started_at = now(),
+  finished_at = null,
+  guaranteed = coalesce(${guaranteed}, j.guaranteed),
+  timeline = {{schema}}.push_timeline(j.timeline,
+    {{schema}}.entry('active', ${worker}, 'attempt ' || (j.attempts + 1)), {{lim}})
+from picked p
+where j.ns = $1::text and j.id = p.id
+  and j.id = any (array(select p2.id from picked p2))
+returning {{job}}, p.pos`
+}
+
 /**
  * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement. $6, if not
  * null, is the consumer's guarantee, stored on each claimed job.
@@ -83,50 +152,8 @@ select ins.*, (select count(*) from woken) from ins
  * `limit $3` and would otherwise hash-join the picks against a sequential scan of the whole table.
  */
 export const CLAIM = `
-with gate as (
-  select 1 from {{schema}}.queues q
-  where q.ns = $1::text and q.queue = $2::text and (q.paused or q.disabled)
-),
-w as (
-  select j.id, j.priority, 1 as grp, j.ord::float8 as k from {{schema}}.jobs j
-  where j.ns = $1::text and j.queue = $2::text and j.status in ('waiting', 'stalled')
-    and not exists (select 1 from gate)
-  order by j.priority desc, j.ord
-  limit $3::int
-  for update skip locked
-),
-d as (
-  select j.id, j.priority,
-    case when j.lifo then 0 else 2 end as grp,
-    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k
-  from {{schema}}.jobs j
-  where j.ns = $1::text and j.queue = $2::text and j.status = 'delayed' and j.run_at <= now()
-    and not exists (select 1 from gate)
-  order by j.run_at
-  limit $3::int
-  for update skip locked
-),
-picked as (
-  select c.id, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
-  from (select * from w union all select * from d) c
-  order by c.priority desc, c.grp, c.k
-  limit $3::int
-)
-update {{schema}}.jobs j set
-  status = 'active',
-  token = gen_random_uuid()::text,
-  worker_id = $4::text,
-  lock_expires_at = now() + $5::float8 * interval '1 millisecond',
-  attempts = j.attempts + 1,
-  started_at = now(),
-  finished_at = null,
-  guaranteed = coalesce($6::boolean, j.guaranteed),
-  timeline = {{schema}}.push_timeline(j.timeline,
-    {{schema}}.entry('active', $4::text, 'attempt ' || (j.attempts + 1)), {{lim}})
-from picked p
-where j.ns = $1::text and j.id = p.id
-  and j.id = any (array(select p2.id from picked p2))
-returning {{job}}, p.pos
+with ${pickDue({ queue: '$2::text', limit: '$3::int' })}
+${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean' })}
 `
 
 /**
@@ -372,51 +399,9 @@ c as (
 qn as (
   select c.queue from c limit 1
 ),
-gate as (
-  select 1 from {{schema}}.queues q
-  where q.ns = $1::text and q.queue = (select queue from qn) and (q.paused or q.disabled)
-),
-w as (
-  select j.id, j.priority, 1 as grp, j.ord::float8 as k from {{schema}}.jobs j
-  where j.ns = $1::text and j.queue = (select queue from qn) and j.status in ('waiting', 'stalled')
-    and not exists (select 1 from gate)
-  order by j.priority desc, j.ord
-  limit (select coalesce(sum(c.want), 0) from c)
-  for update skip locked
-),
-d as (
-  select j.id, j.priority,
-    case when j.lifo then 0 else 2 end as grp,
-    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k
-  from {{schema}}.jobs j
-  where j.ns = $1::text and j.queue = (select queue from qn) and j.status = 'delayed' and j.run_at <= now()
-    and not exists (select 1 from gate)
-  order by j.run_at
-  limit (select coalesce(sum(c.want), 0) from c)
-  for update skip locked
-),
-picked as (
-  select p.id, (row_number() over (order by p.priority desc, p.grp, p.k))::int as pos
-  from (select * from w union all select * from d) p
-  order by p.priority desc, p.grp, p.k
-  limit (select coalesce(sum(c.want), 0) from c)
-),
+${pickDue({ queue: '(select queue from qn)', limit: '(select coalesce(sum(c.want), 0) from c)' })},
 cl as (
-  update {{schema}}.jobs j set
-    status = 'active',
-    token = gen_random_uuid()::text,
-    worker_id = $3::text,
-    lock_expires_at = now() + $4::float8 * interval '1 millisecond',
-    attempts = j.attempts + 1,
-    started_at = now(),
-    finished_at = null,
-    guaranteed = coalesce($5::boolean, j.guaranteed),
-    timeline = {{schema}}.push_timeline(j.timeline,
-      {{schema}}.entry('active', $3::text, 'attempt ' || (j.attempts + 1)), {{lim}})
-  from picked p
-  where j.ns = $1::text and j.id = p.id
-    and j.id = any (array(select p2.id from picked p2))
-  returning {{job}}, p.pos
+${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean' })}
 )
 select cl.*, case when row_number() over () = 1 then done.pairs end
 from (select coalesce(jsonb_agg(jsonb_build_array(c.id, c.token)), '[]'::jsonb) as pairs from c) done
