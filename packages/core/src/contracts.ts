@@ -35,6 +35,16 @@ export interface ClaimRequest {
   guaranteed?: boolean
 }
 
+export interface CompleteOptions {
+  /**
+   * Delete the job in the completion instead of keeping it `completed` (the consumer keeps no completed
+   * jobs: `removeOnComplete: true`). Fenced with the completion: a rejected completion deletes nothing.
+   * The id is free again afterwards, as after `prune`. A hint: an adapter that keeps the record instead
+   * (status `completed`) is correct too, retention then prunes it.
+   */
+  remove?: boolean
+}
+
 export interface FailRequest {
   error: JobError
   /**
@@ -145,8 +155,17 @@ export interface BrokerAdapter {
   progress(ns: string, id: string, token: string, progress: number, label: string | null): Promise<boolean>
   /** Fenced. Append a timeline entry written by the handler (`log`). */
   log(ns: string, id: string, token: string, entry: TimelineEntry): Promise<boolean>
-  /** Fenced. `completed`, store `result`, clear the lease, set `finishedAt`. */
-  complete(ns: string, id: string, token: string, result: unknown): Promise<boolean>
+  /**
+   * Fenced. `completed`, store `result`, clear the lease, set `finishedAt` (or, with `options.remove`,
+   * delete the job in the same step).
+   */
+  complete(
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    options?: CompleteOptions,
+  ): Promise<boolean>
   /**
    * Optional. `complete`, then in the same atomic step a `claim` of up to `next.limit` jobs of the same
    * queue for the same worker: what a worker does when one job ends and its slot frees, in one round trip
@@ -159,6 +178,7 @@ export interface BrokerAdapter {
     token: string,
     result: unknown,
     next: ClaimRequest,
+    options?: CompleteOptions,
   ): Promise<{ completed: boolean; jobs: JobRecord[] }>
   /**
    * Fenced. Store `error`, clear the lease; with `retryDelayMs` the job goes back to `waiting`

@@ -1,3 +1,4 @@
+export { Batcher } from './batcher.js'
 export * from './contracts.js'
 export { QueueConsumer } from './engine/consumer.js'
 export { HeartbeatWorker } from './engine/heartbeat.js'

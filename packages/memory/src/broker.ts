@@ -3,6 +3,7 @@ import {
   type AddResult,
   type BrokerAdapter,
   type ClaimRequest,
+  type CompleteOptions,
   type FailRequest,
   type JobRecord,
   type NewJob,
@@ -186,13 +187,28 @@ export class MemoryBroker implements BrokerAdapter {
     return true
   }
 
-  async complete(ns: string, id: string, token: string, result: unknown): Promise<boolean> {
+  async complete(
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    options?: CompleteOptions,
+  ): Promise<boolean> {
     const job = this.leased(ns, id, token)
-    return job ? this.completeSync(ns, job, result) : false
+    return job ? this.completeSync(ns, job, result, options?.remove === true) : false
   }
 
-  private completeSync(ns: string, job: StoredJob, result: unknown): boolean {
-    const q = this.store.ns(ns).queue(job.queue)
+  private completeSync(ns: string, job: StoredJob, result: unknown, remove: boolean): boolean {
+    const space = this.store.ns(ns)
+    const q = space.queue(job.queue)
+    if (remove) {
+      // Kept nowhere: out of the active set and the counters, the id free again (as prune does it).
+      q.active.delete(job.id)
+      q.counts[job.status]--
+      space.jobs.delete(job.id)
+      space.compact()
+      return true
+    }
     const now = this.store.now()
     job.resultJson = result === undefined ? null : JSON.stringify(result)
     this.finish(q, job, 'completed', now)
@@ -206,11 +222,12 @@ export class MemoryBroker implements BrokerAdapter {
     token: string,
     result: unknown,
     next: ClaimRequest,
+    options?: CompleteOptions,
   ): Promise<{ completed: boolean; jobs: JobRecord[] }> {
     const job = this.leased(ns, id, token)
     if (!job) return { completed: false, jobs: [] }
     // Both halves run in this one synchronous block: nothing can interleave between them.
-    const completed = this.completeSync(ns, job, result)
+    const completed = this.completeSync(ns, job, result, options?.remove === true)
     return { completed, jobs: this.claimSync(ns, job.queue, next) }
   }
 

@@ -1,5 +1,6 @@
 import {
   AdapterError,
+  Batcher,
   type AddResult,
   type BrokerAdapter,
   type ClaimRequest,
@@ -22,7 +23,6 @@ import {
   type TimelineEntry,
 } from '@oqronkit/core'
 import postgres from 'postgres'
-import { Batcher } from './batcher.js'
 import { assertSchemaVersion, checkSchemaName, quoteIdent, requireUrl, runMigrations } from './migrate.js'
 import { Notifier } from './notifier.js'
 import {

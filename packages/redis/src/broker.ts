@@ -3,8 +3,10 @@ import {
   AdapterError,
   type AddOptions,
   type AddResult,
+  Batcher,
   type BrokerAdapter,
   type ClaimRequest,
+  type CompleteOptions,
   type DisabledBehavior,
   type FailRequest,
   type JobRecord,
@@ -16,13 +18,28 @@ import {
   type TimelineEntry,
 } from '@oqronkit/core'
 import { type Backend, guard } from './backend.js'
-import { decodeJob, type RawJob, toJson } from './codec.js'
+import { decodeClaimed, decodeJob, type RawJob, toJson } from './codec.js'
 
 /** Priorities share a 53-bit sort score with the order inside a priority, so they are bounded. */
 export const MAX_PRIORITY = 2 ** 20
 
 /** Most jobs one claim call takes. */
 const MAX_CLAIM = 1_000
+
+/** Most completions one complete-and-claim-4.lua call settles. */
+const MAX_SETTLE_BATCH = 200
+
+/** One completion waiting for its group commit; `next` is absent for a plain `complete` (want 0). */
+interface Settle {
+  ns: string
+  queue: string
+  id: string
+  token: string
+  json: string
+  want: number
+  remove: boolean
+  next?: ClaimRequest
+}
 
 const BEHAVIORS: ReadonlySet<DisabledBehavior> = new Set(['hold', 'skip', 'reject'])
 
@@ -331,8 +348,8 @@ export class RedisBroker implements BrokerAdapter {
           `:${queue}`,
           guaranteed === undefined ? '' : guaranteed ? 1 : 0,
         ],
-      )) as RawJob[]
-      return raw.map((job) => decodeJob(job, false)!)
+      )) as string[]
+      return raw.map(decodeClaimed)
     })
   }
 
@@ -378,17 +395,19 @@ export class RedisBroker implements BrokerAdapter {
     })
   }
 
-  async complete(ns: string, id: string, token: string, result: unknown): Promise<boolean> {
+  async complete(
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    options?: CompleteOptions,
+  ): Promise<boolean> {
     const queue = queueOfToken(token)
     if (queue === null) return false
-    const k = this.b.queue(ns, queue)
-    const json = toJson(result)
-    return guard(
-      'complete',
-      async () =>
-        (await this.b.run('complete', [k.job(id), k.timeline(id), k.active], [k.base, id, token, json])) ===
-        1,
-    )
+    const remove = options?.remove === true
+    const item: Settle = { ns, queue, id, token, json: toJson(result), want: 0, remove }
+    const key = `${ns}\u0000${queue}\u0000${remove ? 1 : 0}`
+    return guard('complete', async () => (await this.settler.push(key, item)).completed)
   }
 
   async completeAndClaim(
@@ -397,34 +416,68 @@ export class RedisBroker implements BrokerAdapter {
     token: string,
     result: unknown,
     next: ClaimRequest,
+    options?: CompleteOptions,
   ): Promise<{ completed: boolean; jobs: JobRecord[] }> {
     const { workerId, limit, leaseMs, guaranteed } = next
     checkClaim(limit, leaseMs)
     const queue = queueOfToken(token)
     if (queue === null) return { completed: false, jobs: [] }
-    const k = this.b.queue(ns, queue)
-    const json = toJson(result)
-    return guard('completeAndClaim', async () => {
-      const reply = (await this.b.run(
-        'completeAndClaim',
-        [k.job(id), k.timeline(id), k.active, k.meta, k.wait, k.delayed],
-        [
-          k.base,
-          id,
-          token,
-          json,
-          workerId,
-          Math.min(limit, MAX_CLAIM),
-          Math.ceil(leaseMs),
-          `${randomUUID()}.`,
-          `:${queue}`,
-          guaranteed === undefined ? '' : guaranteed ? 1 : 0,
-        ],
-      )) as [0] | [1, RawJob[]]
-      if (reply[0] !== 1) return { completed: false, jobs: [] }
-      return { completed: true, jobs: reply[1].map((job) => decodeJob(job, false)!) }
-    })
+    const remove = options?.remove === true
+    const want = Math.min(limit, MAX_CLAIM)
+    const item: Settle = { ns, queue, id, token, json: toJson(result), want, remove, next }
+    // One batch per queue, removal and claim terms: the burst's claimed jobs all get the same lease.
+    const key = `${ns}\u0000${queue}\u0000${remove ? 1 : 0}\u0000${workerId}\u0000${Math.ceil(leaseMs)}\u0000${guaranteed ?? ''}`
+    return guard('completeAndClaim', () => this.settler.push(key, item))
   }
+
+  /**
+   * Group commit of completions: the `complete`/`completeAndClaim` calls of one tick (and those made while
+   * two calls for the same queue are in flight) go out as one complete-and-claim-4.lua call, each job
+   * fenced on its own. The claimed jobs are handed out in claim order, `want` to each accepted completion.
+   */
+  private readonly settler = new Batcher<Settle, { completed: boolean; jobs: JobRecord[] }>(
+    async (_key, items) => {
+      const { ns, queue, next, remove } = items[0]!
+      const k = this.b.queue(ns, queue)
+      const idIndex = this.b.ns(ns).idIndex
+      const args: (string | number)[] = [
+        k.base,
+        next?.workerId ?? '',
+        Math.ceil(next?.leaseMs ?? 1),
+        `${randomUUID()}.`,
+        `:${queue}`,
+        next?.guaranteed === undefined ? '' : next.guaranteed ? 1 : 0,
+        remove ? 1 : 0,
+        this.b.clusterMode ? '' : idIndex,
+        queue,
+        items.length,
+      ]
+      for (const it of items) args.push(it.id, it.token, it.json, it.want)
+      const [flags, raw] = (await this.b.run(
+        'completeAndClaim',
+        [k.active, k.meta, k.wait, k.delayed],
+        args,
+      )) as [number[], string[]]
+      if (remove && this.b.clusterMode) {
+        // The index lives in other slots on Cluster: drop the removed jobs' entries after the script.
+        const removed = items.filter((_, i) => flags[i] === 1)
+        // A failure here leaves entries without a job, which read as "no such job" and are taken over by
+        // the next add of the id (see addRound): the completions stand.
+        await Promise.all(
+          removed.map((it) => this.b.run('indexDel', [idIndex + it.id], [queue]).catch(() => 0)),
+        )
+      }
+      let at = 0
+      return items.map((it, i) => {
+        if (flags[i] !== 1) return { completed: false, jobs: [] }
+        const jobs = raw.slice(at, at + it.want).map(decodeClaimed)
+        at += jobs.length
+        return { completed: true, jobs }
+      })
+    },
+    MAX_SETTLE_BATCH,
+    2,
+  )
 
   async fail(ns: string, id: string, token: string, request: FailRequest): Promise<boolean> {
     const queue = queueOfToken(token)

@@ -104,6 +104,20 @@ export function decodeJob(raw: RawJob, withTimeline = true): JobRecord | null {
   }
 }
 
+/**
+ * A job as the claim scripts return it: the JOB_FIELDS values as one JSON array (cjson, `false` for a
+ * missing field), with an empty timeline as the contract allows for claimed jobs.
+ */
+export function decodeClaimed(json: string): JobRecord {
+  const values = JSON.parse(json) as (string | number | false)[]
+  const v: (string | null)[] = new Array(values.length)
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    v[i] = value === false || value === undefined ? null : String(value)
+  }
+  return decodeJob([v, []], false)!
+}
+
 /** `JSON.stringify` that maps `undefined` to `null`, so every stored value parses back. */
 export function toJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null'

@@ -4,8 +4,7 @@ import { JOB_FIELDS } from './codec.js'
 import add from './commands/add-4.lua'
 import cancel from './commands/cancel-5.lua'
 import claim from './commands/claim-4.lua'
-import complete from './commands/complete-3.lua'
-import completeAndClaim from './commands/complete-and-claim-6.lua'
+import completeAndClaim from './commands/complete-and-claim-4.lua'
 import fail from './commands/fail-6.lua'
 import get from './commands/get-2.lua'
 import claimInclude from './commands/includes/claim.lua'
@@ -38,8 +37,7 @@ const SCRIPTS = {
   add: [4, add],
   cancel: [5, cancel],
   claim: [4, claim, [claimInclude]],
-  complete: [3, complete],
-  completeAndClaim: [6, completeAndClaim, [claimInclude]],
+  completeAndClaim: [4, completeAndClaim, [claimInclude]],
   fail: [6, fail],
   get: [2, get],
   indexDel: [1, indexDel],

@@ -75,6 +75,7 @@ describe.skipIf(!canRun)('conformance on the cluster', () => {
       adapters: redisCluster({ ports: cluster!.ports, prefix }),
       connectPeer: () => redisCluster({ ports: cluster!.ports, prefix }),
     }),
+    capabilities: { completeAndClaim: true, removeOnComplete: true },
     process: {
       module: fileURLToPath(new URL('./fixtures/adapters.ts', import.meta.url)),
       export: 'redisCluster',

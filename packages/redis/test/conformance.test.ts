@@ -29,6 +29,7 @@ describe.skipIf(!available)('conformance', () => {
       adapters: redisAdapter({ url: REDIS_URL }, { prefix }),
       connectPeer: () => redisAdapter({ url: REDIS_URL }, { prefix }),
     }),
+    capabilities: { completeAndClaim: true, removeOnComplete: true },
     process: {
       module: fileURLToPath(new URL('./fixtures/adapters.ts', import.meta.url)),
       export: 'redis',

@@ -14,6 +14,7 @@ import { lockChecks } from './suite/locks.js'
 import { namespaceChecks } from './suite/namespace.js'
 import { orderChecks } from './suite/order.js'
 import { pauseChecks } from './suite/pause.js'
+import { removeOnCompleteChecks } from './suite/remove-on-complete.js'
 import { retentionChecks } from './suite/retention.js'
 import { retryChecks } from './suite/retry.js'
 import { stallChecks } from './suite/stall.js'
@@ -27,6 +28,7 @@ export const contractChecks: Readonly<Record<string, readonly ContractCheck[]>> 
   lease: leaseChecks,
   fencing: fencingChecks,
   'complete-and-claim': completeAndClaimChecks,
+  'remove-on-complete': removeOnCompleteChecks,
   stall: stallChecks,
   add: addChecks,
   delayed: delayedChecks,

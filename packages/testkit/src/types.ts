@@ -39,6 +39,11 @@ export interface AdapterCapabilities {
   pubsubCancel?: boolean
   /** The broker has the optional `completeAndClaim` member. @default false */
   completeAndClaim?: boolean
+  /**
+   * `complete`/`completeAndClaim` with `{ remove: true }` delete the job (the option is a hint: without
+   * the capability the checks accept a kept `completed` record as well). @default false
+   */
+  removeOnComplete?: boolean
 }
 
 export const capabilityDefaults = {
@@ -48,6 +53,7 @@ export const capabilityDefaults = {
   blockingWakeups: true,
   pubsubCancel: true,
   completeAndClaim: false,
+  removeOnComplete: false,
 } satisfies Required<AdapterCapabilities>
 
 export type ResolvedCapabilities = Required<AdapterCapabilities>

@@ -6,6 +6,7 @@ import {
   nonAtomicClaim,
   noWakeups,
   racyAdd,
+  removeBeforeFence,
   unfencedComplete,
   unfencedLockRelease,
 } from './fixtures/broken.js'
@@ -23,6 +24,12 @@ const cases: { broken: string; make: () => OqronAdapters; check: string; message
     make: unfencedComplete,
     check: 'fencing.complete',
     message: /stale token must be rejected/,
+  },
+  {
+    broken: 'a removing completion that deletes before checking the token',
+    make: removeBeforeFence,
+    check: 'remove-on-complete.fenced',
+    message: /should find the job/,
   },
   {
     broken: 'a lock release that ignores the token',

@@ -1,9 +1,12 @@
+import type { CompleteOptions } from '../contracts.js'
 import { JobCancelledError, LeaseLostError } from '../errors.js'
 import type { JobError, JobRecord } from '../job.js'
 import { retryDelay } from '../options.js'
 import { assertSerializable } from '../serialize.js'
 import { HeartbeatWorker } from './heartbeat.js'
 import type { ConsumerDefinition, EngineContext, JobContext, LogLevel } from './types.js'
+
+const REMOVE: CompleteOptions = Object.freeze({ remove: true })
 
 export function toJobError(error: unknown): JobError {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack }
@@ -108,21 +111,26 @@ export class JobRun {
   private async complete(result: unknown): Promise<void> {
     const { engine, job } = this
     const { broker } = engine.adapters
+    const { guaranteedWorker, lockTtlMs, removeOnComplete } = this.definition.options
+    // Keeping no completed job at all: the completion may delete the record itself (one write, no prune).
+    const options = removeOnComplete.keep === 0 && removeOnComplete.maxAgeMs === null ? REMOVE : undefined
     const limit = broker.completeAndClaim ? (this.successor?.limit() ?? 0) : 0
     let completed: boolean
     if (limit > 0) {
-      const { guaranteedWorker, lockTtlMs } = this.definition.options
-      const outcome = await broker.completeAndClaim!(engine.ns, job.id, this.token, result ?? null, {
-        workerId: engine.workerId,
-        limit,
-        leaseMs: lockTtlMs,
-        guaranteed: guaranteedWorker,
-      })
+      const next = { workerId: engine.workerId, limit, leaseMs: lockTtlMs, guaranteed: guaranteedWorker }
+      const outcome = await broker.completeAndClaim!(
+        engine.ns,
+        job.id,
+        this.token,
+        result ?? null,
+        next,
+        options,
+      )
       completed = outcome.completed
       // Started before this run ends, so the freed slot is already taken when the claim loop looks.
       if (outcome.jobs.length > 0) this.successor!.start(outcome.jobs)
     } else {
-      completed = await broker.complete(engine.ns, job.id, this.token, result ?? null)
+      completed = await broker.complete(engine.ns, job.id, this.token, result ?? null, options)
     }
     if (completed) engine.events.emit('completed', { job, result })
     else this.stale('completion rejected')

@@ -15,7 +15,8 @@
   The work is claimJobs (includes/claim.lua): promote due delayed jobs, pop the wait set in priority
   order, and write status, token, worker, lease, attempts and the (pending) `active` entry of each job.
 
-  Returns { { values, {} }, ... } (timeline left out) for the claimed jobs; {} while the queue is paused or disabled.
+  Returns { json, ... } for the claimed jobs (one JSON array of the JOB_FIELDS values per job, timeline left
+  out); {} while the queue is paused or disabled.
 ]]
 return claimJobs(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
   ARGV[5], ARGV[6], ARGV[7], nowMs())

@@ -27,22 +27,12 @@ redis.call('ZREM', finished, unpack(ids))
 redis.call('ZREM', all, unpack(ids))
 redis.call('ZREM', P .. 's:' .. status, unpack(ids))
 -- The keys of the batch go in one DEL, and the id index in one MGET and one DEL (limit <= 1000 keeps the
--- unpacked arguments within Lua's stack).
+-- unpacked arguments within Lua's stack; see dropIndex).
 local keys = {}
 for i, id in ipairs(ids) do
   keys[2 * i - 1] = P .. 'j:' .. id
   keys[2 * i] = P .. 't:' .. id
 end
 redis.call('DEL', unpack(keys))
-if idx ~= '' then
-  local indexKeys = {}
-  for i, id in ipairs(ids) do indexKeys[i] = idx .. id end
-  local owners = redis.call('MGET', unpack(indexKeys))
-  local mine = {}
-  -- Only entries naming this queue: the id may since have been taken by a job of another queue.
-  for i, owner in ipairs(owners) do
-    if owner == queue then mine[#mine + 1] = indexKeys[i] end
-  end
-  if #mine > 0 then redis.call('DEL', unpack(mine)) end
-end
+if idx ~= '' then dropIndex(idx, queue, ids) end
 return ids

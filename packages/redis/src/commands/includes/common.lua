@@ -119,14 +119,18 @@ local function fence(jobKey, token, now)
   return { f[4] or '', f[5], f[6], f[7], f[8] }
 end
 
--- Settles a fenced job as completed. One HSET: the lease fields are blanked ('' reads as unset, see
--- decodeJob) instead of deleted by a second call; workerId stays, for the audit trail.
-local function completeJob(P, id, jobKey, active, ord, now, result)
-  redis.call('HSET', jobKey, 'finishedAt', now, 'status', 'completed', 'result', result, 'token', '',
-    'lockExpiresAt', '')
-  redis.call('ZREM', active, id)
-  redis.call('ZADD', P .. 's:completed', ord, id)
-  redis.call('ZADD', P .. 'f:completed', now, id)
+-- Deletes the id index entries (`idx .. id`) of removed jobs of `queue`, in one MGET and one DEL: only
+-- entries naming this queue, as the id may since have been taken by a job of another queue. Standalone
+-- Redis only (the index lives in other slots on Cluster, where the client deletes the entries).
+local function dropIndex(idx, queue, ids)
+  local indexKeys = {}
+  for i, id in ipairs(ids) do indexKeys[i] = idx .. id end
+  local owners = redis.call('MGET', unpack(indexKeys))
+  local mine = {}
+  for i, owner in ipairs(owners) do
+    if owner == queue then mine[#mine + 1] = indexKeys[i] end
+  end
+  if #mine > 0 then redis.call('DEL', unpack(mine)) end
 end
 
 -- Marks a job finished with `status` (completed, failed, cancelled) at `now`; `field`/`value` is one more
