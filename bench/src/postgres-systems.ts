@@ -47,7 +47,7 @@ export const OQRON_WORK = { heartbeatMs: 1_000, lockTtlMs: 5_000 } as const
 const oqronkit: System = {
   id: 'oqronkit',
   label: 'OqronKit (@oqronkit/postgres)',
-  settings: `guaranteedWorker on (heartbeat leases), heartbeatMs ${OQRON_WORK.heartbeatMs}, lockTtlMs ${OQRON_WORK.lockTtlMs} (stall scan every 1 s), pool max 10, LISTEN/NOTIFY, default retention (keep 1,000 completed)`,
+  settings: `guaranteedWorker on (heartbeat leases), heartbeatMs ${OQRON_WORK.heartbeatMs}, lockTtlMs ${OQRON_WORK.lockTtlMs} (stall scan every 1 s), pool max 10, LISTEN/NOTIFY, removeOnComplete: true (each job deleted in its completion statement, as Graphile Worker deletes completed jobs)`,
   recoveryDefault: `lockTtlMs ${OQRON_WORK.lockTtlMs} + stall scan ≤ 1 s (defaults: 30,000 + 1,000)`,
   measureRecovery: true,
   async prepare(url) {
@@ -80,6 +80,7 @@ const oqronkit: System = {
       runtime: rt,
       concurrency,
       guaranteedWorker: true,
+      removeOnComplete: true,
       ...OQRON_WORK,
       handler: (ctx) => handler(ctx.data),
     })

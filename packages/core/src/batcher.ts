@@ -47,14 +47,14 @@ export class Batcher<I, O> {
     if (!queue || queue.length === 0) return
     const running = this.inFlight.get(key) ?? 0
     if (running >= this.maxInFlight) return
-    // With nothing in flight, send half now and the rest on the next turn: the two calls then reach the
-    // backend apart and come back apart, so the caller runs one batch's jobs while the backend works on
-    // the other, instead of both sides taking turns.
-    const size =
-      running === 0 && this.maxInFlight > 1 && queue.length > 1 ? Math.ceil(queue.length / 2) : queue.length
-    const batch = queue.splice(0, Math.min(size, this.maxBatch))
+    // With nothing in flight, send half now and hold the rest until that call returns. Two calls sent
+    // together are read, run and answered together, and then both sides take turns: the backend idles
+    // while the caller runs the jobs that came back, and the other way round. Sent one call apart, they
+    // stay apart: each call's jobs run (and their completions go out) while the backend works on the other.
+    const split = running === 0 && this.maxInFlight > 1 && queue.length > 1
+    const batch = queue.splice(0, Math.min(split ? Math.ceil(queue.length / 2) : queue.length, this.maxBatch))
     if (queue.length === 0) this.pending.delete(key)
-    else this.schedule(key)
+    else if (!split) this.schedule(key)
     this.inFlight.set(key, running + 1)
     this.send(key, batch)
   }

@@ -90,6 +90,17 @@ try {
     30000,
     null,
   ])
+  await explain('complete, removing (one job)', J.COMPLETE_MANY_REMOVE, [
+    'explain',
+    JSON.stringify([{ id: active!.id, token: active!.token }]),
+  ])
+  await explain('completeAndClaim, removing (50 completions, 50 claims)', J.COMPLETE_AND_CLAIM_REMOVE, [
+    'explain',
+    JSON.stringify(fifty.map((r) => ({ id: r.id, token: r.token, want: 1 }))),
+    'w2',
+    30000,
+    null,
+  ])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
   await explain('add (one job)', J.ADD, [
     'explain',

@@ -1,9 +1,10 @@
 import {
   AdapterError,
-  Batcher,
   type AddResult,
+  Batcher,
   type BrokerAdapter,
   type ClaimRequest,
+  type CompleteOptions,
   type FailRequest,
   JOB_STATUSES,
   type JobPage,
@@ -147,13 +148,21 @@ export function postgresAdapter(
     }
   }
 
-  // Group commit of `complete`: one statement per burst, each job fenced on its own.
-  const completer = new Batcher<{ id: string; token: string; result: unknown }, boolean>(
-    async (ns, items) => {
+  // Group commit of `complete`: one statement per burst, each job fenced on its own. Removing and keeping
+  // completions are batched apart (the flag is part of the key) and run their own statement.
+  const completer = new Batcher<
+    { ns: string; remove: boolean; id: string; token: string; result: unknown },
+    boolean
+  >(
+    async (_key, items) => {
+      const { ns, remove } = items[0]!
+      // A removed job's result is stored nowhere: leave it out of the input.
+      const input = JSON.stringify(
+        items.map(({ id, token, result }) => (remove ? { id, token } : { id, token, result })),
+      )
       const done = new Set<string>()
-      for (const r of await rows('complete', jq.COMPLETE_MANY, [ns, JSON.stringify(items)])) {
-        done.add(`${r[0]}\u0000${r[1]}`)
-      }
+      const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
+      for (const r of await rows('complete', text, [ns, input])) done.add(`${r[0]}\u0000${r[1]}`)
       return items.map((it) => done.has(`${it.id}\u0000${it.token}`))
     },
     200,
@@ -169,16 +178,30 @@ export function postgresAdapter(
     return jobs
   }
 
-  // completeAndClaim: the same group commit, per (ns, queue, worker, lease): one statement completes the
-  // burst and claims the freed slots' next jobs, handed out to the completed callers in delivery order.
+  // completeAndClaim: the same group commit, per (ns, queue, worker, lease, remove): one statement completes
+  // (or, removing, deletes) the burst and claims the freed slots' next jobs, handed out to the completed
+  // callers in delivery order.
   const finisher = new Batcher<
-    { ns: string; id: string; token: string; result: unknown; want: number; next: ClaimRequest },
+    {
+      ns: string
+      remove: boolean
+      id: string
+      token: string
+      result: unknown
+      want: number
+      next: ClaimRequest
+    },
     { completed: boolean; jobs: JobRecord[] }
   >(
     async (_key, items) => {
-      const { ns, next } = items[0]!
-      const input = JSON.stringify(items.map(({ id, token, result, want }) => ({ id, token, result, want })))
-      const got = await rows('completeAndClaim', jq.COMPLETE_AND_CLAIM, [
+      const { ns, remove, next } = items[0]!
+      const input = JSON.stringify(
+        items.map(({ id, token, result, want }) =>
+          remove ? { id, token, want } : { id, token, result, want },
+        ),
+      )
+      const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
+      const got = await rows('completeAndClaim', text, [
         ns,
         input,
         next.workerId,
@@ -297,19 +320,36 @@ export function postgresAdapter(
       return (await rows('log', jq.LOG, params)).length > 0
     },
 
-    complete(ns, id, token, result) {
+    complete(ns, id, token, result, options?: CompleteOptions) {
       forget(ns, id)
-      return completer.push(ns, { id, token, result: result ?? null })
+      const remove = options?.remove === true
+      // One statement per namespace and flag.
+      return completer.push(`${remove ? 'r' : 'k'}\u0000${ns}`, {
+        ns,
+        remove,
+        id,
+        token,
+        result: result ?? null,
+      })
     },
 
-    completeAndClaim(ns, id, token, result, next: ClaimRequest) {
+    completeAndClaim(ns, id, token, result, next: ClaimRequest, options?: CompleteOptions) {
       const queue = queueOf.get(`${ns}\u0000${id}`)
       forget(ns, id)
-      // One statement per queue, worker and lease; a job of unknown queue goes alone (its own key).
-      const key = [ns, queue ?? `?${id}`, next.workerId, next.leaseMs, next.guaranteed ?? ''].join('\u0000')
+      const remove = options?.remove === true
+      // One statement per queue, worker, lease and flag; a job of unknown queue goes alone (its own key).
+      const key = [
+        ns,
+        queue ?? `?${id}`,
+        next.workerId,
+        next.leaseMs,
+        next.guaranteed ?? '',
+        remove ? 'r' : 'k',
+      ].join('\u0000')
       if (queue !== undefined) notifier.markClaim(`${ns}\u0000${queue}`)
       return finisher.push(key, {
         ns,
+        remove,
         id,
         token,
         result: result ?? null,

@@ -20,7 +20,7 @@ if (runSuite) {
 
   const options: AdapterContractOptions = {
     name: 'postgres',
-    capabilities: { completeAndClaim: true },
+    capabilities: { completeAndClaim: true, removeOnComplete: true },
     create: () => ({
       adapters: postgresAdapter({ url: DATABASE_URL }, { schema, max: 4 }),
       connectPeer: () => postgresAdapter({ url: DATABASE_URL }, { schema, max: 4 }),

@@ -341,60 +341,64 @@ from r
 `
 
 /**
- * Complete jobs of one namespace, one or many in one statement (group commit): $2 is a JSON array of
- * {id, token, result}. Each row is fenced on its own. Token and expiry are cleared; `worker_id` stays
- * as the last worker that held the job, for the audit trail (as when a job fails for good or is
- * cancelled). Returns (id, token) of each input that completed its job. The `= any (array(...))` makes
- * the rows a primary-key lookup: the planner cannot size a JSON input and would otherwise hash-join
- * it against every active job of the namespace. Concurrent `complete` calls are coalesced into this so a busy consumer pays one commit
- * (one WAL flush) per burst instead of one per job; each caller still resolves only after the commit.
+ * The completion of the `input` rows (`id`, `token`, `result`), each fenced on its own by its token: the
+ * job is stored `completed` or, with `remove` (the consumer keeps no completed jobs, `removeOnComplete:
+ * true`), deleted — one write instead of a completion and a later retention delete. Deleting the row is
+ * all `removeJob` and `prune` do too: no other table refers to a job, and nobody is notified. A rejected
+ * completion (stale token, expired lease) changes and deletes nothing. A kept job has its token and
+ * expiry cleared; `worker_id` stays as the last worker that held the job, for the audit trail (as when a
+ * job fails for good or is cancelled). A removed job's `result` is not read (the caller may leave it out).
+ * Both forms return `returning` for the completed rows. The `= any (array(...))` makes the rows a
+ * primary-key lookup: the planner cannot size a JSON input and would otherwise hash-join it against every
+ * active job of the namespace.
  */
-export const COMPLETE_MANY = `
-with input as (
-  select x.id, x.token, x.result
-  from jsonb_to_recordset($2::text::jsonb) as x(id text, token text, result jsonb)
-)
-update {{schema}}.jobs j set
+function completeInput(remove: boolean, returning: string): string {
+  const target = remove
+    ? 'delete from {{schema}}.jobs j using input i'
+    : `update {{schema}}.jobs j set
   status = 'completed',
   result = i.result,
   token = null, lock_expires_at = null,
   finished_at = now(),
   timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
-from input i
+from input i`
+  return `${target}
 where j.ns = $1::text and j.id = i.id
   and j.id = any (array(select i2.id from input i2))
   and j.token = i.token and j.status = 'active' and j.lock_expires_at > now()
-returning j.id, i.token
+returning ${returning}`
+}
+
+function completeMany(remove: boolean): string {
+  return `
+with input as (
+  select x.id, x.token, x.result
+  from jsonb_to_recordset($2::text::jsonb) as x(id text, token text, result jsonb)
+)
+${completeInput(remove, 'j.id, i.token')}
 `
+}
 
 /**
- * Complete many jobs (each fenced by its own token, as COMPLETE_MANY) and, in the same statement, claim
- * for worker $3 (lease $4 ms, guarantee $5) as many jobs of the completed jobs' queue as the completed
- * items asked for (`want`): a finishing run takes its slot's next job in its completion's round trip. A
- * rejected completion asks for nothing, so a stale run never claims. The caller batches one queue per
- * call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
- * One row per claimed job (the record, its delivery position, then — on one row only — the completed
- * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
- * As in CLAIM, the picked rows are updated by primary key: `limit (select sum(want) ...)` cannot be sized
- * either, and without the `= any (array(...))` the planner chose a sequential scan of the table.
+ * Complete jobs of one namespace, one or many in one statement (group commit): $2 is a JSON array of
+ * {id, token, result}, each completed as `completeInput` says. Returns (id, token) of each input that
+ * completed its job. Concurrent `complete` calls are coalesced into this so a busy consumer pays one
+ * commit (one WAL flush) per burst instead of one per job; each caller still resolves only after the
+ * commit.
  */
-export const COMPLETE_AND_CLAIM = `
+export const COMPLETE_MANY = completeMany(false)
+
+/** COMPLETE_MANY for `complete(..., { remove: true })`: the completed jobs are deleted. */
+export const COMPLETE_MANY_REMOVE = completeMany(true)
+
+function completeAndClaim(remove: boolean): string {
+  return `
 with input as (
   select x.id, x.token, x.result, x.want
   from jsonb_to_recordset($2::text::jsonb) as x(id text, token text, result jsonb, want int)
 ),
 c as (
-  update {{schema}}.jobs j set
-    status = 'completed',
-    result = i.result,
-    token = null, lock_expires_at = null,
-    finished_at = now(),
-    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
-  from input i
-  where j.ns = $1::text and j.id = i.id
-    and j.id = any (array(select i2.id from input i2))
-    and j.token = i.token and j.status = 'active' and j.lock_expires_at > now()
-  returning j.id, j.queue, i.token, i.want
+${completeInput(remove, 'j.id, j.queue, i.token, i.want')}
 ),
 qn as (
   select c.queue from c limit 1
@@ -407,3 +411,23 @@ select cl.*, case when row_number() over () = 1 then done.pairs end
 from (select coalesce(jsonb_agg(jsonb_build_array(c.id, c.token)), '[]'::jsonb) as pairs from c) done
 left join cl on true
 `
+}
+
+/**
+ * Complete many jobs (each fenced by its own token, as COMPLETE_MANY) and, in the same statement, claim
+ * for worker $3 (lease $4 ms, guarantee $5) as many jobs of the completed jobs' queue as the completed
+ * items asked for (`want`): a finishing run takes its slot's next job in its completion's round trip. A
+ * rejected completion asks for nothing, so a stale run never claims. The caller batches one queue per
+ * call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
+ * One row per claimed job (the record, its delivery position, then — on one row only — the completed
+ * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
+ * As in CLAIM, the picked rows are updated by primary key: `limit (select sum(want) ...)` cannot be sized
+ * either, and without the `= any (array(...))` the planner chose a sequential scan of the table.
+ */
+export const COMPLETE_AND_CLAIM = completeAndClaim(false)
+
+/**
+ * COMPLETE_AND_CLAIM for `completeAndClaim(..., { remove: true })`: the completed jobs are deleted, the
+ * claim is the same. The deleted rows were active, so the claim's index reads never meet them.
+ */
+export const COMPLETE_AND_CLAIM_REMOVE = completeAndClaim(true)
