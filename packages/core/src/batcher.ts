@@ -13,6 +13,8 @@ export class Batcher<I, O> {
   private readonly pending = new Map<string, { item: I; settle: (o: O | Error) => void }[]>()
   private readonly inFlight = new Map<string, number>()
   private readonly scheduled = new Set<string>()
+  /** Keys whose pending items are the held-back half of a split. */
+  private readonly heldBack = new Set<string>()
 
   constructor(
     private readonly run: (key: string, items: I[]) => Promise<O[]>,
@@ -51,7 +53,10 @@ export class Batcher<I, O> {
     // together are read, run and answered together, and then both sides take turns: the backend idles
     // while the caller runs the jobs that came back, and the other way round. Sent one call apart, they
     // stay apart: each call's jobs run (and their completions go out) while the backend works on the other.
-    const split = running === 0 && this.maxInFlight > 1 && queue.length > 1
+    // Only a fresh burst splits: what a split held back goes out whole when the first half returns.
+    const split = running === 0 && this.maxInFlight > 1 && queue.length > 1 && !this.heldBack.has(key)
+    if (split) this.heldBack.add(key)
+    else this.heldBack.delete(key)
     const batch = queue.splice(0, Math.min(split ? Math.ceil(queue.length / 2) : queue.length, this.maxBatch))
     if (queue.length === 0) this.pending.delete(key)
     else if (!split) this.schedule(key)
@@ -60,23 +65,24 @@ export class Batcher<I, O> {
   }
 
   private send(key: string, batch: { item: I; settle: (o: O | Error) => void }[]): void {
-    this.run(
-      key,
-      batch.map((b) => b.item),
-    )
-      .then(
-        (out) => {
-          for (const [i, b] of batch.entries()) b.settle(out[i] as O)
-        },
-        (err: Error) => {
-          for (const b of batch) b.settle(err)
-        },
+    const done = (outcome: O[] | Error) => {
+      const left = (this.inFlight.get(key) ?? 1) - 1
+      if (left === 0) this.inFlight.delete(key)
+      else this.inFlight.set(key, left)
+      // Items that waited for this slot go out before this batch's callers resume, so they leave as the
+      // batch they were (not merged with whatever those callers add next).
+      this.flush(key)
+      for (const [i, b] of batch.entries()) b.settle(outcome instanceof Error ? outcome : (outcome[i] as O))
+    }
+    let result: Promise<O[]>
+    try {
+      result = this.run(
+        key,
+        batch.map((b) => b.item),
       )
-      .finally(() => {
-        const left = (this.inFlight.get(key) ?? 1) - 1
-        if (left === 0) this.inFlight.delete(key)
-        else this.inFlight.set(key, left)
-        this.flush(key)
-      })
+    } catch (error) {
+      result = Promise.reject(error)
+    }
+    result.then(done, (error: unknown) => done(error instanceof Error ? error : new Error(String(error))))
   }
 }
