@@ -406,7 +406,7 @@ export class OqronRuntime {
   abortCancelled(jobId: string): boolean {
     for (const consumer of this.consumers.values()) {
       const run = consumer.runs.get(jobId)
-      if (run && !run.controller.signal.aborted) {
+      if (run && !run.aborted) {
         run.abort(new JobCancelledError(jobId))
         this.events.emit('cancelled', { jobId, queue: run.job.queue })
         return true

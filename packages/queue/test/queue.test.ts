@@ -1,5 +1,6 @@
 import {
   DuplicateDefinitionError,
+  JobCancelledError,
   ModuleDisabledError,
   NotInitializedError,
   OqronConfigError,
@@ -252,6 +253,44 @@ describe('queue API', () => {
     expect(job.timeline[3]!.detail).toBe('[info] did a thing {"n":1}')
     expect(progress).toEqual([40, 40, 40])
     expect((await q.getJobs({ status: 'completed' })).jobs.map((j) => j.id)).toEqual(['later', 'high', 'low'])
+  })
+
+  it('ctx members work destructured, and a signal first read after the abort is already aborted with its reason', async () => {
+    let q!: ReturnType<typeof queue>
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    const seen: { aborted?: boolean; reason?: unknown } = {}
+    const { mgr } = await started((rt) => {
+      q = queue({
+        name: 'ctx-members',
+        runtime: rt,
+        handler: async (ctx) => {
+          const { progress, log, id } = ctx
+          await progress(10)
+          await log('info', `job ${id}`)
+          if (ctx.data && (ctx.data as { cancel?: boolean }).cancel) {
+            await gate
+            // Read only now, after cancelJob aborted the run: it must already say so.
+            const { signal } = ctx
+            seen.aborted = signal.aborted
+            seen.reason = signal.reason
+          }
+          return 'ok'
+        },
+      })
+    })
+    await q.add({}, { jobId: 'plain' })
+    await waitFor(async () => (await mgr.getJob('plain'))?.status === 'completed')
+    const plain = (await mgr.getJob('plain'))!
+    expect(plain.progress).toBe(10)
+    expect(plain.timeline.find((e) => e.event === 'log')?.detail).toBe('[info] job plain')
+    await q.add({ cancel: true }, { jobId: 'cancelled' })
+    await waitFor(async () => (await mgr.getJob('cancelled'))?.progress === 10)
+    await mgr.cancelJob('cancelled')
+    release()
+    await waitFor(async () => seen.aborted !== undefined)
+    expect(seen.aborted).toBe(true)
+    expect(seen.reason).toBeInstanceOf(JobCancelledError)
   })
 
   it('pages through listJobs with a cursor', async () => {

@@ -1,9 +1,15 @@
 import { JobCancelledError, LeaseLostError } from '../errors.js'
 import type { EngineContext } from './types.js'
 
+/** What a heartbeat stops when the lease is gone: the run (its handler's signal). */
+export interface Abortable {
+  readonly aborted: boolean
+  abort(reason: Error): void
+}
+
 /**
  * Keeps one job's lease alive: renews it every `heartbeatMs` while the handler runs. When the backend says
- * the lease is gone (`lost`) or the job was cancelled, it aborts the run's controller, so the handler stops
+ * the lease is gone (`lost`) or the job was cancelled, it aborts the run, so the handler stops
  * and its late writes are never attempted as if they were live. If renewals keep failing (backend
  * unreachable) for a whole `lockTtlMs`, it assumes the lease expired and aborts too: better to stop than
  * to run as a zombie.
@@ -20,7 +26,7 @@ export class HeartbeatWorker {
     private readonly token: string,
     private readonly heartbeatMs: number,
     private readonly lockTtlMs: number,
-    private readonly controller: AbortController,
+    private readonly run: Abortable,
   ) {}
 
   start(): void {
@@ -34,7 +40,7 @@ export class HeartbeatWorker {
   }
 
   private async beat(): Promise<void> {
-    if (this.inFlight || this.controller.signal.aborted) return
+    if (this.inFlight || this.run.aborted) return
     this.inFlight = true
     const { adapters, ns, events, workerId } = this.engine
     try {
@@ -43,7 +49,7 @@ export class HeartbeatWorker {
         this.lastRenewed = Date.now()
       } else if (outcome === 'cancelled') {
         this.stop()
-        this.controller.abort(new JobCancelledError(this.jobId))
+        this.run.abort(new JobCancelledError(this.jobId))
       } else {
         this.stop()
         this.engine.staleWrites++
@@ -53,7 +59,7 @@ export class HeartbeatWorker {
           workerId,
           reason: 'renewal rejected',
         })
-        this.controller.abort(new LeaseLostError(this.jobId))
+        this.run.abort(new LeaseLostError(this.jobId))
       }
     } catch (error) {
       events.emit('error', { error, where: `heartbeat of job ${this.jobId}` })
@@ -65,7 +71,7 @@ export class HeartbeatWorker {
           workerId,
           reason: 'renewals failed',
         })
-        this.controller.abort(new LeaseLostError(this.jobId, 'its lease could not be renewed for lockTtlMs'))
+        this.run.abort(new LeaseLostError(this.jobId, 'its lease could not be renewed for lockTtlMs'))
       }
     } finally {
       this.inFlight = false

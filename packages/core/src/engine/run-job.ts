@@ -21,7 +21,9 @@ export function toJobError(error: unknown): JobError {
  * fenced settle. Every write carries the claim's token, so a run whose lease moved on changes nothing.
  */
 export class JobRun {
-  readonly controller = new AbortController()
+  /** Created when the handler first reads `ctx.signal` (most never do): an AbortController costs a few µs. */
+  private controller: AbortController | null = null
+  private abortReason: Error | null = null
   /** Set when shutdown gave the job back: the run must not settle it any more. */
   released = false
   readonly done: Promise<void>
@@ -46,8 +48,23 @@ export class JobRun {
     return this.job.token!
   }
 
+  get aborted(): boolean {
+    return this.abortReason !== null
+  }
+
+  /** The handler's signal; aborted already if the run was, with the same reason. */
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController()
+      if (this.abortReason !== null) this.controller.abort(this.abortReason)
+    }
+    return this.controller.signal
+  }
+
   abort(reason: Error): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason)
+    if (this.abortReason !== null) return
+    this.abortReason = reason
+    this.controller?.abort(reason)
   }
 
   private async run(): Promise<void> {
@@ -61,7 +78,7 @@ export class JobRun {
         this.token,
         options.heartbeatMs,
         options.lockTtlMs,
-        this.controller,
+        this,
       )
       this.heartbeat.start()
     } else {
@@ -88,7 +105,7 @@ export class JobRun {
     this.heartbeat?.stop()
     if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
     if (this.released) return
-    const reason = this.controller.signal.reason
+    const reason = this.abortReason
     // A cancelled job already has its tombstone; nothing of this run may be written.
     if (reason instanceof JobCancelledError) return
     // A settle is fenced, so retrying it after a connection error is safe. Keep trying while the lease may
@@ -161,61 +178,113 @@ export class JobRun {
     this.abort(new LeaseLostError(job.id))
   }
 
-  private context(): JobContext {
+  /**
+   * A fenced write of the handler (progress, log). When it is refused, ask the backend why: a cancelled
+   * job aborts the run, a lost lease counts as a stale write.
+   */
+  async guardedWrite(write: () => Promise<boolean>): Promise<boolean> {
     const { engine, job } = this
-    const { broker } = engine.adapters
-    const guard = async (write: () => Promise<boolean>): Promise<boolean> => {
-      try {
-        const ok = await write()
-        if (!ok && !this.controller.signal.aborted) {
-          const current = await broker.renew(engine.ns, job.id, this.token, this.definition.options.lockTtlMs)
-          if (current === 'cancelled') this.abort(new JobCancelledError(job.id))
-          else if (current === 'lost') this.stale('write rejected')
-        }
-        return ok
-      } catch (error) {
-        engine.events.emit('error', { error, where: `write of job ${job.id}` })
-        return false
-      }
-    }
-    return {
-      id: job.id,
-      queue: job.queue,
-      data: job.data,
-      signal: this.controller.signal,
-      attempt: job.attempts,
-      job,
-      progress: (pct: number, label?: string) => {
-        const value = Math.max(0, Math.min(100, Number.isFinite(pct) ? pct : 0))
-        engine.events.emit('progress', {
-          jobId: job.id,
-          queue: job.queue,
-          progress: value,
-          label: label ?? null,
-        })
-        return guard(() => broker.progress(engine.ns, job.id, this.token, value, label ?? null))
-      },
-      log: (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
-        let detail = `[${level}] ${message}`
-        if (meta !== undefined) {
-          try {
-            detail += ` ${JSON.stringify(meta)}`
-          } catch {
-            detail += ' [unserializable meta]'
-          }
-        }
-        return guard(() =>
-          broker.log(engine.ns, job.id, this.token, {
-            at: 0,
-            event: 'log',
-            workerId: engine.workerId,
-            detail,
-          }),
+    try {
+      const ok = await write()
+      if (!ok && !this.aborted) {
+        const current = await engine.adapters.broker.renew(
+          engine.ns,
+          job.id,
+          this.token,
+          this.definition.options.lockTtlMs,
         )
-      },
-      discard: () => {
-        this.discarded = true
-      },
+        if (current === 'cancelled') this.abort(new JobCancelledError(job.id))
+        else if (current === 'lost') this.stale('write rejected')
+      }
+      return ok
+    } catch (error) {
+      engine.events.emit('error', { error, where: `write of job ${job.id}` })
+      return false
     }
+  }
+
+  discard(): void {
+    this.discarded = true
+  }
+
+  private context(): JobContext {
+    return new RunContext(this, this.engine)
+  }
+}
+
+/**
+ * The handler's `ctx`. Its signal and its bound methods are made when first read (destructuring included),
+ * so a handler that uses none of them costs no AbortController and no closures.
+ */
+class RunContext implements JobContext {
+  readonly id: string
+  readonly queue: string
+  readonly data: unknown
+  readonly attempt: number
+  readonly job: JobRecord
+  private boundProgress?: JobContext['progress']
+  private boundLog?: JobContext['log']
+  private boundDiscard?: JobContext['discard']
+
+  constructor(
+    private readonly run: JobRun,
+    private readonly engine: EngineContext,
+  ) {
+    const { job } = run
+    this.id = job.id
+    this.queue = job.queue
+    this.data = job.data
+    this.attempt = job.attempts
+    this.job = job
+  }
+
+  get signal(): AbortSignal {
+    return this.run.signal
+  }
+
+  get progress(): JobContext['progress'] {
+    this.boundProgress ??= (pct: number, label?: string) => {
+      const { engine, run } = this
+      const { job } = run
+      const value = Math.max(0, Math.min(100, Number.isFinite(pct) ? pct : 0))
+      engine.events.emit('progress', {
+        jobId: job.id,
+        queue: job.queue,
+        progress: value,
+        label: label ?? null,
+      })
+      return run.guardedWrite(() =>
+        engine.adapters.broker.progress(engine.ns, job.id, run.token, value, label ?? null),
+      )
+    }
+    return this.boundProgress
+  }
+
+  get log(): JobContext['log'] {
+    this.boundLog ??= (level: LogLevel, message: string, meta?: Record<string, unknown>) => {
+      const { engine, run } = this
+      let detail = `[${level}] ${message}`
+      if (meta !== undefined) {
+        try {
+          detail += ` ${JSON.stringify(meta)}`
+        } catch {
+          detail += ' [unserializable meta]'
+        }
+      }
+      return run.guardedWrite(() =>
+        engine.adapters.broker.log(engine.ns, run.job.id, run.token, {
+          at: 0,
+          event: 'log',
+          workerId: engine.workerId,
+          detail,
+        }),
+      )
+    }
+    return this.boundLog
+  }
+
+  get discard(): JobContext['discard'] {
+    this.boundDiscard ??= () => this.run.discard()
+    return this.boundDiscard
   }
 }
