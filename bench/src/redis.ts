@@ -306,47 +306,72 @@ if (process.argv[2] === 'child') {
   const fmt = (n: number) => Math.round(n).toLocaleString('en')
   console.log(`machine: ${machine()}`)
   const only = process.env.BENCH_ONLY // e.g. "processing" to re-run one part while profiling
-  const rows: Record<string, string[]> = { ours: [], bullmq: [] }
+  const cells: Record<string, Record<string, string>> = { ours: {}, bullmq: {} }
   const ids = (
     process.env.BENCH_SYSTEM ? [process.env.BENCH_SYSTEM] : ['ours', 'bullmq']
   ) as (keyof typeof systems)[]
+  const runs = (phase: string) => !only || only === phase
+  for (const id of ids) {
+    await cleanup()
+    if (runs('add')) {
+      const add = await addThroughput(systems[id], 5_000, 20_000)
+      cells[id]!.single = fmt(add.singleRate)
+      cells[id]!.bulk = fmt(add.bulkRate)
+      console.error(`${id} add: ${fmt(add.singleRate)} / ${fmt(add.bulkRate)} jobs/s`)
+    }
+  }
+  if (runs('processing')) {
+    // The systems take turns, BENCH_ROUNDS rounds (default 3), each after a warm-up of its own: a shared
+    // machine drifts by tens of percent over a minute, so one run each would compare two different moments.
+    const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+    const rates: Record<string, number[]> = { ours: [], bullmq: [] }
+    for (const id of ids) {
+      await cleanup()
+      await processing(systems[id], 2_000)
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const id of ids) {
+        await cleanup()
+        const rate = await processing(systems[id], 20_000)
+        rates[id]!.push(rate)
+        console.error(`${id} processing, round ${round + 1}: ${fmt(rate)} jobs/s`)
+      }
+    }
+    for (const id of ids) {
+      const sorted = [...rates[id]!].sort((a, b) => a - b)
+      const median = sorted[sorted.length >> 1]!
+      cells[id]!.processing = `${fmt(median)} jobs/s (median; runs ${rates[id]!.map(fmt).join(', ')})`
+      console.error(`${id} processing: ${fmt(median)} jobs/s median`)
+    }
+    if (ids.length === 2) {
+      const ratios = rates.ours!.map((r, i) => r / rates.bullmq![i]!)
+      console.error(`processing, ours / BullMQ per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}`)
+    }
+  }
   for (const id of ids) {
     const system = systems[id]
     await cleanup()
-    if (!only || only === 'add') {
-      const add = await addThroughput(system, 5_000, 20_000)
-      rows[id]!.push(fmt(add.singleRate), fmt(add.bulkRate))
-      console.error(`${id} add: ${fmt(add.singleRate)} / ${fmt(add.bulkRate)} jobs/s`)
-    }
-    await cleanup()
-    if (!only || only === 'processing') {
-      await processing(system, 2_000) // warm-up
-      await cleanup()
-      const rate = await processing(system, 20_000)
-      rows[id]!.push(`${fmt(rate)} jobs/s`)
-      console.error(`${id} processing: ${fmt(rate)} jobs/s`)
-    }
-    await cleanup()
-    if (!only || only === 'pickup') {
+    if (runs('pickup')) {
       const lat = await pickup(system, 1_000)
-      rows[id]!.push(`${lat.p50.toFixed(2)} / ${lat.p99.toFixed(2)} ms`)
+      cells[id]!.pickup = `${lat.p50.toFixed(2)} / ${lat.p99.toFixed(2)} ms`
       console.error(`${id} pick-up: ${lat.p50.toFixed(2)} / ${lat.p99.toFixed(2)} ms`)
     }
-    if (!only || only === 'recovery') {
+    if (runs('recovery')) {
       for (const mode of ['default', 'aggressive'] as const) {
         const ms = await recovery(id, mode)
-        rows[id]!.push(`${fmt(ms)} ms`)
+        cells[id]![mode] = `${fmt(ms)} ms`
         console.error(`${id} recovery (${mode}): ${fmt(ms)} ms`)
       }
     }
     await cleanup()
   }
+  const columns = ['single', 'bulk', 'processing', 'pickup', 'default', 'aggressive']
+  const row = (id: string) => columns.map((c) => cells[id]![c] ?? '—').join(' | ')
   console.log('')
   console.log(
     '| system | add, single (jobs/s) | add, bulk of 1,000 (jobs/s) | processing, 20,000 no-op jobs, concurrency 50 | pick-up p50 / p99 | recovery after SIGKILL, defaults | recovery, aggressive |',
   )
   console.log('|---|---|---|---|---|---|---|')
-  console.log(`| ${ours.name} | ${rows.ours!.join(' | ')} |`)
-  console.log(`| ${bullmq.name} | ${rows.bullmq!.join(' | ')} |`)
+  for (const id of ids) console.log(`| ${systems[id].name} | ${row(id)} |`)
   process.exit(0)
 }
