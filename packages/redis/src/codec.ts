@@ -37,14 +37,17 @@ export const JOB_FIELDS = [
  * no stored entries (`{}` from Lua, which ioredis gives as `[]`): the engine never reads a claimed job's
  * timeline, so the claim scripts don't read it.
  */
-export type RawJob = [values: (string | null)[], timeline: string[]]
+export type RawJob = [values: Value[], timeline: string[]]
 
-const num = (value: string | null | undefined): number => (value == null ? 0 : Number(value))
+/** A field as a script returns it: a string, a number (cjson replies) or missing (null, or false from cjson). */
+type Value = string | number | false | null | undefined
+
+const missing = (value: Value): value is false | null | undefined => value == null || value === false
+const num = (value: Value): number => (missing(value) ? 0 : Number(value))
 // '' is a blanked field (the completion blanks the lease fields instead of deleting them): unset.
-const numOrNull = (value: string | null | undefined): number | null =>
-  value == null || value === '' ? null : Number(value)
-const jsonOrNull = <T>(value: string | null | undefined): T | null =>
-  value == null ? null : (JSON.parse(value) as T)
+const numOrNull = (value: Value): number | null => (missing(value) || value === '' ? null : Number(value))
+const strOrNull = (value: Value): string | null => (missing(value) ? null : String(value))
+const jsonOrNull = <T>(value: Value): T | null => (missing(value) ? null : (JSON.parse(String(value)) as T))
 
 /**
  * The full timeline from the stored list plus the entries of the common path that the scripts don't
@@ -52,11 +55,11 @@ const jsonOrNull = <T>(value: string | null | undefined): T | null =>
  * while the list was never trimmed, i.e. holds fewer than TIMELINE_LIMIT entries), the claim's `active`
  * while it is pending (field `pa`), and `completed` (at finishedAt), which is always the last entry.
  */
-function fullTimeline(v: (string | null)[], stored: string[]): TimelineEntry[] {
+function fullTimeline(v: Value[], stored: string[]): TimelineEntry[] {
   const entries: TimelineEntry[] = []
   if (stored.length < TIMELINE_LIMIT) entries.push({ at: num(v[17]), event: 'added' })
   for (const entry of stored) entries.push(JSON.parse(entry) as TimelineEntry)
-  const workerId = v[14]
+  const workerId = strOrNull(v[14])
   if (v[21] === '1') {
     entries.push({
       at: num(v[18]),
@@ -77,24 +80,24 @@ function fullTimeline(v: (string | null)[], stored: string[]): TimelineEntry[] {
  */
 export function decodeJob(raw: RawJob, withTimeline = true): JobRecord | null {
   const [v, timeline] = raw
-  if (v[0] == null) return null
+  if (missing(v[0])) return null
   return {
-    id: v[0],
-    queue: v[1]!,
+    id: String(v[0]),
+    queue: String(v[1]),
     status: v[2] as JobStatus,
-    data: JSON.parse(v[3] ?? 'null'),
+    data: jsonOrNull(v[3]),
     result: jsonOrNull(v[4]),
     error: jsonOrNull<JobError>(v[5]),
     attempts: num(v[6]),
     maxAttempts: num(v[7]),
     stalledCount: num(v[8]),
     progress: num(v[9]),
-    progressLabel: v[10] ?? null,
+    progressLabel: strOrNull(v[10]),
     priority: num(v[11]),
     lifo: v[12] === '1',
     guaranteed: v[13] === '1',
-    workerId: v[14] ?? null,
-    token: v[15] || null,
+    workerId: strOrNull(v[14]),
+    token: strOrNull(v[15]) || null,
     lockExpiresAt: numOrNull(v[16]),
     createdAt: num(v[17]),
     startedAt: numOrNull(v[18]),
@@ -109,13 +112,7 @@ export function decodeJob(raw: RawJob, withTimeline = true): JobRecord | null {
  * missing field), with an empty timeline as the contract allows for claimed jobs.
  */
 export function decodeClaimed(json: string): JobRecord {
-  const values = JSON.parse(json) as (string | number | false)[]
-  const v: (string | null)[] = new Array(values.length)
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]
-    v[i] = value === false || value === undefined ? null : String(value)
-  }
-  return decodeJob([v, []], false)!
+  return decodeJob([JSON.parse(json) as Value[], []], false)!
 }
 
 /** `JSON.stringify` that maps `undefined` to `null`, so every stored value parses back. */

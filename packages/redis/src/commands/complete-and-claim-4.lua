@@ -1,7 +1,7 @@
 --[[
   complete-and-claim: settle a burst of jobs of one queue as completed and, in the same atomic step, claim
   the next jobs for the slots the completions free (group commit: the client coalesces the calls made in one
-  tick into one script call). Each job is fenced on its own exactly like complete-3.lua: a stale token
+  tick into one script call). Each job is fenced on its own (includes/common.lua, fenceOrd): a stale token
   writes nothing for that job and frees no slot.
 
   KEYS[1] active     KEYS[2] meta     KEYS[3] wait     KEYS[4] delayed
@@ -32,8 +32,8 @@ for i = 1, n do
   local base = 10 + (i - 1) * 4
   local id, token, result = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
   local jobKey = P .. 'j:' .. id
-  local lease = fence(jobKey, token, now)
-  if lease then
+  local ord = fenceOrd(jobKey, token, now)
+  if ord then
     done[#done + 1] = id
     if remove then
       keys[#keys + 1] = jobKey
@@ -42,7 +42,7 @@ for i = 1, n do
       -- No `completed` entry is stored: the reader derives it from finishedAt (includes/common.lua).
       redis.call('HSET', jobKey, 'finishedAt', now, 'status', 'completed', 'result', result, 'token', '',
         'lockExpiresAt', '')
-      completedSet[#completedSet + 1] = lease[2]
+      completedSet[#completedSet + 1] = ord
       completedSet[#completedSet + 1] = id
       finishedSet[#finishedSet + 1] = now
       finishedSet[#finishedSet + 1] = id

@@ -15,6 +15,10 @@
   disabled, or when limit < 1.
   `limit` must stay <= 1000 (the client caps it): batch writes unpack 2 values per job onto Lua's stack.
 ]]
+-- The fields a claim reads (see the loop): the rest of the record it knows or writes itself.
+local CLAIM_READ = { 'status', 'data', 'result', 'error', 'attempts', 'maxAttempts', 'stalledCount', 'progress',
+  'progressLabel', 'priority', 'lifo', 'guaranteed', 'createdAt', 'runAt' }
+
 local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseMs, tokenHead, tokenTail,
     guaranteed, now)
   local flags = redis.call('HMGET', meta, 'paused', 'disabled')
@@ -33,6 +37,7 @@ local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseM
   end
 
   local popped = redis.call('ZPOPMIN', wait, limit)
+  local queue = string.sub(tokenTail, 2)
   local expiresAt = now + leaseMs
   local jobs = {}
   -- The set writes of the whole batch go out as one ZREM/ZADD each, after the loop.
@@ -40,18 +45,22 @@ local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseM
   for i = 1, #popped, 2 do
     local id = popped[i]
     local jobKey = P .. 'j:' .. id
-    -- One read of the whole record: the reply is this read with the fields the claim writes patched in.
-    local v = redis.call('HMGET', jobKey, unpack(JOB_FIELDS))
-    local status = v[JF.status]
+    -- One read of what the claim does not set or know (id and queue are known, finishedAt is unset on
+    -- every claimable job); the reply is the whole record: this read plus the fields the claim writes.
+    local r = redis.call('HMGET', jobKey, unpack(CLAIM_READ))
+    local status = r[1]
     if status then
-      local attempt = tonumber(v[JF.attempts]) + 1
+      local attempt = tonumber(r[5]) + 1
       local token = tokenHead .. #jobs .. tokenTail
-      if guaranteed ~= '' then v[JF.guaranteed] = guaranteed end
+      local g = guaranteed ~= '' and guaranteed or r[12]
       redis.call('HSET', jobKey, 'status', 'active', 'token', token, 'workerId', workerId,
-        'lockExpiresAt', expiresAt, 'startedAt', now, 'attempts', attempt, 'guaranteed', v[JF.guaranteed],
-        'pa', 1)
-      v[JF.status], v[JF.token], v[JF.workerId], v[JF.lockExpiresAt] = 'active', token, workerId, expiresAt
-      v[JF.startedAt], v[JF.attempts], v[JF.pa] = now, attempt, '1'
+        'lockExpiresAt', expiresAt, 'startedAt', now, 'attempts', attempt, 'guaranteed', g, 'pa', 1)
+      local v = {}
+      v[JF.id], v[JF.queue], v[JF.status], v[JF.data], v[JF.result], v[JF.error] = id, queue, 'active', r[2], r[3], r[4]
+      v[JF.attempts], v[JF.maxAttempts], v[JF.stalledCount], v[JF.progress] = attempt, r[6], r[7], r[8]
+      v[JF.progressLabel], v[JF.priority], v[JF.lifo], v[JF.guaranteed] = r[9], r[10], r[11], g
+      v[JF.workerId], v[JF.token], v[JF.lockExpiresAt], v[JF.createdAt] = workerId, token, expiresAt, r[13]
+      v[JF.startedAt], v[JF.finishedAt], v[JF.runAt], v[JF.pa] = now, false, r[14], '1'
       local from = previous[status]
       if not from then
         from = {}

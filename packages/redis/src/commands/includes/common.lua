@@ -107,16 +107,27 @@ local function clearLease(jobKey, active, id, keepWorker)
   redis.call('ZREM', active, id)
 end
 
+-- Whether HMGET'd status, token and lockExpiresAt describe a live lease held by `token` at `now`.
+local function live(status, held, expires, token, now)
+  local expiresAt = tonumber(expires)
+  return status == 'active' and held == token and expiresAt ~= nil and expiresAt > now
+end
+
 -- The fence every token-taking write passes: `token` is the live lease token of an active job whose
 -- lease has not expired by Redis' clock. Returns nil when it fails, else the fields the settle scripts
 -- need, read in the same call: { workerId, ord, priority, attempts, lifo }.
 local function fence(jobKey, token, now)
   local f = redis.call('HMGET', jobKey, 'status', 'token', 'lockExpiresAt', 'workerId', 'ord', 'priority',
     'attempts', 'lifo')
-  if f[1] ~= 'active' or f[2] ~= token then return nil end
-  local expiresAt = tonumber(f[3])
-  if not expiresAt or expiresAt <= now then return nil end
+  if not live(f[1], f[2], f[3], token, now) then return nil end
   return { f[4] or '', f[5], f[6], f[7], f[8] }
+end
+
+-- The same fence for a completion, which needs only the job's `ord`: returns it, or nil.
+local function fenceOrd(jobKey, token, now)
+  local f = redis.call('HMGET', jobKey, 'status', 'token', 'lockExpiresAt', 'ord')
+  if not live(f[1], f[2], f[3], token, now) then return nil end
+  return f[4]
 end
 
 -- Deletes the id index entries (`idx .. id`) of removed jobs of `queue`, in one MGET and one DEL: only
