@@ -25,6 +25,7 @@
 local active, P = KEYS[1], ARGV[1]
 local remove, idx, queue = ARGV[7] == '1', ARGV[8], ARGV[9]
 local now = nowMs()
+local nowStr = int(now)
 local n = tonumber(ARGV[10])
 local flags, want = {}, 0
 local done, completedSet, finishedSet, keys = {}, {}, {}, {}
@@ -40,11 +41,11 @@ for i = 1, n do
       keys[#keys + 1] = P .. 't:' .. id
     else
       -- No `completed` entry is stored: the reader derives it from finishedAt (includes/common.lua).
-      redis.call('HSET', jobKey, 'finishedAt', now, 'status', 'completed', 'result', result, 'token', '',
+      redis.call('HSET', jobKey, 'finishedAt', nowStr, 'status', 'completed', 'result', result, 'token', '',
         'lockExpiresAt', '')
       completedSet[#completedSet + 1] = ord
       completedSet[#completedSet + 1] = id
-      finishedSet[#finishedSet + 1] = now
+      finishedSet[#finishedSet + 1] = nowStr
       finishedSet[#finishedSet + 1] = id
     end
     want = want + tonumber(ARGV[base + 4])
