@@ -1,4 +1,5 @@
 import {
+  AdapterError,
   DuplicateDefinitionError,
   JobCancelledError,
   ModuleDisabledError,
@@ -211,6 +212,55 @@ describe('retention', () => {
     await waitFor(async () => (await mgr.getJob('old')) === null, 5_000, 'the aged job to go')
     expect((await mgr.getJob('new'))?.status).toBe('completed')
   })
+})
+
+/** A memory adapter whose completions are applied but whose first `lost` replies never arrive (a dropped connection). */
+function losingReplies(lost: number) {
+  const adapters = memoryAdapter()
+  const { broker } = adapters
+  let left = lost
+  const complete = broker.complete.bind(broker)
+  const completeAndClaim = broker.completeAndClaim!.bind(broker)
+  broker.complete = async (...args) => {
+    const done = await complete(...args)
+    if (left-- > 0) throw new AdapterError('connection lost before the reply')
+    return done
+  }
+  broker.completeAndClaim = async (...args) => {
+    const outcome = await completeAndClaim(...args)
+    if (left-- > 0) throw new AdapterError('connection lost before the reply')
+    return outcome
+  }
+  return adapters
+}
+
+describe('a completion whose reply was lost', () => {
+  for (const removeOnComplete of [false, true]) {
+    it(`is reported completed, not as a lost lease, when the retry finds it applied (removeOnComplete: ${removeOnComplete})`, async () => {
+      let q!: ReturnType<typeof queue>
+      const { rt, mgr } = await started((rt) => {
+        q = queue({
+          name: `lost-reply-${removeOnComplete}`,
+          runtime: rt,
+          removeOnComplete,
+          handler: async () => 'done',
+        })
+      }, losingReplies(1))
+      const completed: string[] = []
+      const lost: string[] = []
+      rt.on('completed', (e) => completed.push(e.job.id))
+      rt.on('lease-lost', (e) => lost.push(e.jobId))
+      rt.on('error', () => {})
+      await q.add({}, { jobId: 'j1' })
+      await waitFor(async () => completed.length === 1, 5_000, 'the completed event')
+      expect(completed).toEqual(['j1'])
+      expect(lost).toEqual([])
+      expect(rt.engineContext().staleWrites).toBe(0)
+      const stored = await mgr.getJob('j1')
+      if (removeOnComplete) expect(stored).toBeNull()
+      else expect(stored?.status).toBe('completed')
+    })
+  }
 })
 
 describe('queue API', () => {

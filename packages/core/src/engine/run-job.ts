@@ -113,7 +113,7 @@ export class JobRun {
     const deadline = Date.now() + definition.options.lockTtlMs
     for (let attempt = 0; ; attempt++) {
       try {
-        if (ok) await this.complete(value)
+        if (ok) await this.complete(value, attempt > 0)
         else await this.fail(value)
         return
       } catch (error) {
@@ -125,7 +125,11 @@ export class JobRun {
     }
   }
 
-  private async complete(result: unknown): Promise<void> {
+  /**
+   * `retried`: an earlier try failed with a connection error, so it may have been applied with only its
+   * reply lost. A rejection is then checked against the record before calling the run stale.
+   */
+  private async complete(result: unknown, retried: boolean): Promise<void> {
     const { engine, job } = this
     const { broker } = engine.adapters
     const { guaranteedWorker, lockTtlMs, removeOnComplete } = this.definition.options
@@ -149,8 +153,29 @@ export class JobRun {
     } else {
       completed = await broker.complete(engine.ns, job.id, this.token, result ?? null, options)
     }
+    if (!completed && retried) completed = await this.completedByUs(options === REMOVE)
     if (completed) engine.events.emit('completed', { job, result })
     else this.stale('completion rejected')
+  }
+
+  /**
+   * Whether this run's completion is what the backend holds: the record is `completed` by this worker in this
+   * attempt (same `startedAt`), or, for a removing completion, gone. A read that fails says no.
+   */
+  private async completedByUs(removed: boolean): Promise<boolean> {
+    const { engine, job } = this
+    try {
+      const stored = await engine.adapters.storage.getJob(engine.ns, job.id)
+      if (stored === null) return removed
+      return (
+        stored.status === 'completed' &&
+        stored.workerId === engine.workerId &&
+        stored.startedAt === job.startedAt &&
+        stored.attempts === job.attempts
+      )
+    } catch {
+      return false
+    }
   }
 
   private async fail(thrown: unknown): Promise<void> {
