@@ -1,3 +1,9 @@
+/** One pushed item and how to answer its caller. */
+interface Entry<I, O> {
+  item: I
+  settle: (o: O | Error) => void
+}
+
 /**
  * Coalesces calls made in the same tick (and while earlier calls of the same key are in flight) into
  * backend calls of at most `maxBatch` items, with at most `maxInFlight` calls per key at once. Each caller
@@ -5,16 +11,16 @@
  * the per-item result are those of a single call.
  *
  * For adapters: group commit of settles (PostgreSQL's completions, Redis' complete-and-claim). Items that
- * find the key's calls all in flight wait for the next one to finish. With `maxInFlight` 1 this is
- * self-clocking: the next call carries everything that arrived during the previous one, so the backend
- * works on one batch while the caller runs the jobs the previous batch handed back.
+ * find the key's calls all in flight wait for the next one to finish. A burst that finds nothing in flight
+ * is cut into `maxInFlight` parts sent one returning call apart (see `flush`), so the backend works on one
+ * part while the caller runs the jobs another part handed back.
  */
 export class Batcher<I, O> {
-  private readonly pending = new Map<string, { item: I; settle: (o: O | Error) => void }[]>()
+  private readonly pending = new Map<string, Entry<I, O>[]>()
   private readonly inFlight = new Map<string, number>()
   private readonly scheduled = new Set<string>()
-  /** Keys whose pending items are the held-back half of a split. */
-  private readonly heldBack = new Set<string>()
+  /** Parts of a split burst still to send, one per returning call. */
+  private readonly held = new Map<string, Entry<I, O>[][]>()
 
   constructor(
     private readonly run: (key: string, items: I[]) => Promise<O[]>,
@@ -49,28 +55,44 @@ export class Batcher<I, O> {
     if (!queue || queue.length === 0) return
     const running = this.inFlight.get(key) ?? 0
     if (running >= this.maxInFlight) return
-    // With nothing in flight, send half now and hold the rest until that call returns. Two calls sent
-    // together are read, run and answered together, and then both sides take turns: the backend idles
-    // while the caller runs the jobs that came back, and the other way round. Sent one call apart, they
-    // stay apart: each call's jobs run (and their completions go out) while the backend works on the other.
-    // Only a fresh burst splits: what a split held back goes out whole when the first half returns.
-    const split = running === 0 && this.maxInFlight > 1 && queue.length > 1 && !this.heldBack.has(key)
-    if (split) this.heldBack.add(key)
-    else this.heldBack.delete(key)
-    const batch = queue.splice(0, Math.min(split ? Math.ceil(queue.length / 2) : queue.length, this.maxBatch))
+    if (running === 0 && this.maxInFlight > 1 && queue.length > 1 && !this.held.has(key)) {
+      // A fresh burst with nothing in flight: cut it into `maxInFlight` parts, send the first and hold the
+      // others, one to go out each time a call returns. Calls sent together are read, run and answered
+      // together, and then caller and backend take turns idling; sent one return apart they stay apart, so
+      // the caller runs one part's jobs (whose completions form that part's next call) while the backend
+      // works on another.
+      const size = Math.ceil(queue.length / Math.min(this.maxInFlight, queue.length))
+      const parts: Entry<I, O>[][] = []
+      while (queue.length > 0) parts.push(queue.splice(0, Math.min(size, this.maxBatch)))
+      this.pending.delete(key)
+      this.held.set(key, parts.slice(1))
+      this.start(key, parts[0]!)
+      return
+    }
+    const batch = queue.splice(0, this.maxBatch)
     if (queue.length === 0) this.pending.delete(key)
-    else if (!split) this.schedule(key)
-    this.inFlight.set(key, running + 1)
+    else this.schedule(key)
+    this.start(key, batch)
+  }
+
+  private start(key: string, batch: Entry<I, O>[]): void {
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
     this.send(key, batch)
   }
 
-  private send(key: string, batch: { item: I; settle: (o: O | Error) => void }[]): void {
+  private send(key: string, batch: Entry<I, O>[]): void {
     const done = (outcome: O[] | Error) => {
       const left = (this.inFlight.get(key) ?? 1) - 1
       if (left === 0) this.inFlight.delete(key)
       else this.inFlight.set(key, left)
-      // Items that waited for this slot go out before this batch's callers resume, so they leave as the
-      // batch they were (not merged with whatever those callers add next).
+      // A held-back part, then items that waited for this slot, go out before this batch's callers resume,
+      // so they leave as the batches they were (not merged with whatever those callers add next).
+      const held = this.held.get(key)
+      if (held) {
+        const next = held.shift()
+        if (held.length === 0) this.held.delete(key)
+        if (next) this.start(key, next)
+      }
       this.flush(key)
       for (const [i, b] of batch.entries()) b.settle(outcome instanceof Error ? outcome : (outcome[i] as O))
     }

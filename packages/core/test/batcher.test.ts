@@ -52,6 +52,25 @@ describe('Batcher', () => {
     expect(await Promise.all(results)).toEqual([0, 10, 20, 30, 40, 50, 60, 70])
   })
 
+  it('with three calls allowed, cuts an idle burst in three and sends one held part per returning call', async () => {
+    const { calls, run } = manualBackend()
+    const b = new Batcher(run, 100, 3)
+    const results = Array.from({ length: 9 }, (_, n) => b.push('k', n))
+    await turn()
+    expect(calls.map((c) => c.items)).toEqual([[0, 1, 2]])
+    void b.push('k', 9) // arrives while one call is out: goes out on its own, the held parts keep waiting
+    await turn()
+    expect(calls.map((c) => c.items)).toEqual([[0, 1, 2], [9]])
+    calls[0]!.answer()
+    await turn()
+    expect(calls.map((c) => c.items)[2]).toEqual([3, 4, 5])
+    calls[1]!.answer()
+    await turn()
+    expect(calls.map((c) => c.items)[3]).toEqual([6, 7, 8])
+    for (const c of calls.slice(2)) c.answer()
+    expect(await Promise.all(results)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80])
+  })
+
   it('sends what arrives while one call is in flight as a second call, and no third while two are out', async () => {
     const { calls, run } = manualBackend()
     const b = new Batcher(run, 100, 2)

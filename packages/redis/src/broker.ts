@@ -29,6 +29,12 @@ const MAX_CLAIM = 1_000
 /** Most completions one complete-and-claim-4.lua call settles. */
 const MAX_SETTLE_BATCH = 200
 
+/**
+ * Complete-and-claim calls per queue in flight at once: an idle burst is cut in three, so Redis always has a
+ * part to run while the worker runs another's jobs (measured against two: a few percent more throughput).
+ */
+const SETTLE_CALLS_IN_FLIGHT = 3
+
 /** One completion waiting for its group commit; `next` is absent for a plain `complete` (want 0). */
 interface Settle {
   ns: string
@@ -432,7 +438,7 @@ export class RedisBroker implements BrokerAdapter {
 
   /**
    * Group commit of completions: the `complete`/`completeAndClaim` calls of one tick (and those made while
-   * two calls for the same queue are in flight) go out as one complete-and-claim-4.lua call, each job
+   * calls for the same queue are in flight) go out as one complete-and-claim-4.lua call, each job
    * fenced on its own. The claimed jobs are handed out in claim order, `want` to each accepted completion.
    */
   private readonly settler = new Batcher<Settle, { completed: boolean; jobs: JobRecord[] }>(
@@ -476,7 +482,7 @@ export class RedisBroker implements BrokerAdapter {
       })
     },
     MAX_SETTLE_BATCH,
-    2,
+    SETTLE_CALLS_IN_FLIGHT,
   )
 
   async fail(ns: string, id: string, token: string, request: FailRequest): Promise<boolean> {
