@@ -97,10 +97,11 @@ describe.runIf(runSuite)('crash tests with real worker processes', () => {
     const env = nextEnv()
     const ns = `pg/${env}`
     const lockTtlMs = 1_500
-    const a = await harness.start(spec('A', env))
-    await parent.broker.add(ns, newJob('crash', { id: 'kill-me', data: { durationMs: 1_000 } }))
+    // A holds the job until it is killed, however long B takes to start; B's re-run is short.
+    const a = await harness.start(spec('A', env, { durationMs: 60_000 }))
+    await parent.broker.add(ns, newJob('crash', { id: 'kill-me' }))
     await harness.waitForStart('kill-me', { worker: 'A' })
-    const b = await harness.start(spec('B', env))
+    const b = await harness.start(spec('B', env, { durationMs: 100 }))
     await sleep(300) // A's lease is live and renewed while B is idle: B must not take the job yet
     expect(harness.executions('kill-me')).toBe(1)
 
@@ -128,10 +129,11 @@ describe.runIf(runSuite)('crash tests with real worker processes', () => {
     harness = new CrashHarness()
     const env = nextEnv()
     const ns = `pg/${env}`
-    const a = await harness.start(spec('A', env))
-    await parent.broker.add(ns, newJob('crash', { id: 'freeze-me', data: { durationMs: 2_500 } }))
+    // A would hold the job for a minute (it is frozen long before), however long B takes to start.
+    const a = await harness.start(spec('A', env, { durationMs: 60_000 }))
+    await parent.broker.add(ns, newJob('crash', { id: 'freeze-me' }))
     await harness.waitForStart('freeze-me', { worker: 'A' })
-    const b = await harness.start(spec('B', env))
+    const b = await harness.start(spec('B', env, { durationMs: 100 }))
 
     const pause = a.pause()
     await harness.waitForStart('freeze-me', { after: pause, timeoutMs: 20_000 })
