@@ -41,6 +41,15 @@ export interface System {
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 
+/** pg-boss: one createQueue per name, however many adds wait for it (concurrent createQueue calls deadlock). */
+function oncePerName(create: (name: string) => Promise<void>): (name: string) => Promise<void> {
+  const made = new Map<string, Promise<void>>()
+  return (name) => {
+    if (!made.has(name)) made.set(name, create(name))
+    return made.get(name)!
+  }
+}
+
 /** OqronKit: queue() with guaranteedWorker (heartbeat leases) on. */
 export const OQRON_WORK = { heartbeatMs: 1_000, lockTtlMs: 5_000 } as const
 
@@ -193,12 +202,7 @@ const pgboss10: System = {
     const boss = new PgBoss10({ connectionString: url, supervise: false, schedule: false })
     onError(boss)
     await boss.start()
-    // One createQueue per name, however many adds wait for it (concurrent createQueue calls deadlock).
-    const made = new Map<string, Promise<void>>()
-    const ensure = (name: string) => {
-      if (!made.has(name)) made.set(name, boss.createQueue(name))
-      return made.get(name)!
-    }
+    const ensure = oncePerName((name) => boss.createQueue(name))
     return {
       add: async (name, data) => {
         await ensure(name)
@@ -245,11 +249,7 @@ const pgboss12: System = {
     const boss = new PgBoss12({ connectionString: url, useListenNotify: true })
     onError(boss)
     await boss.start()
-    const made = new Map<string, Promise<void>>()
-    const ensure = (name: string) => {
-      if (!made.has(name)) made.set(name, boss.createQueue(name, { notify: true }))
-      return made.get(name)!
-    }
+    const ensure = oncePerName((name) => boss.createQueue(name, { notify: true }))
     return {
       add: async (name, data) => {
         await ensure(name)

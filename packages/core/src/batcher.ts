@@ -4,6 +4,14 @@ interface Entry<I, O> {
   settle: (o: O | Error) => void
 }
 
+/** One key's items: waiting for a call, held back by a split (one part per returning call), in flight. */
+interface KeyState<I, O> {
+  pending: Entry<I, O>[]
+  held: Entry<I, O>[][]
+  inFlight: number
+  scheduled: boolean
+}
+
 /**
  * Coalesces calls made in the same tick (and while earlier calls of the same key are in flight) into
  * backend calls of at most `maxBatch` items, with at most `maxInFlight` calls per key at once. Each caller
@@ -16,11 +24,7 @@ interface Entry<I, O> {
  * part while the caller runs the jobs another part handed back.
  */
 export class Batcher<I, O> {
-  private readonly pending = new Map<string, Entry<I, O>[]>()
-  private readonly inFlight = new Map<string, number>()
-  private readonly scheduled = new Set<string>()
-  /** Parts of a split burst still to send, one per returning call. */
-  private readonly held = new Map<string, Entry<I, O>[][]>()
+  private readonly keys = new Map<string, KeyState<I, O>>()
 
   constructor(
     private readonly run: (key: string, items: I[]) => Promise<O[]>,
@@ -29,71 +33,59 @@ export class Batcher<I, O> {
   ) {}
 
   push(key: string, item: I): Promise<O> {
+    let state = this.keys.get(key)
+    if (!state) {
+      state = { pending: [], held: [], inFlight: 0, scheduled: false }
+      this.keys.set(key, state)
+    }
+    const k = state
     return new Promise<O>((resolve, reject) => {
-      let queue = this.pending.get(key)
-      if (!queue) {
-        queue = []
-        this.pending.set(key, queue)
-      }
-      queue.push({ item, settle: (o) => (o instanceof Error ? reject(o) : resolve(o)) })
+      k.pending.push({ item, settle: (o) => (o instanceof Error ? reject(o) : resolve(o)) })
       // The rest of this tick's calls join the batch.
-      this.schedule(key)
+      this.schedule(key, k)
     })
   }
 
-  private schedule(key: string): void {
-    if (this.scheduled.has(key)) return
-    this.scheduled.add(key)
+  private schedule(key: string, state: KeyState<I, O>): void {
+    if (state.scheduled) return
+    state.scheduled = true
     setImmediate(() => {
-      this.scheduled.delete(key)
-      this.flush(key)
+      state.scheduled = false
+      this.flush(key, state)
     })
   }
 
-  private flush(key: string): void {
-    const queue = this.pending.get(key)
-    if (!queue || queue.length === 0) return
-    const running = this.inFlight.get(key) ?? 0
-    if (running >= this.maxInFlight) return
-    if (running === 0 && this.maxInFlight > 1 && queue.length > 1 && !this.held.has(key)) {
+  private flush(key: string, state: KeyState<I, O>): void {
+    const { pending } = state
+    if (pending.length === 0 || state.inFlight >= this.maxInFlight) return
+    if (state.inFlight === 0 && this.maxInFlight > 1 && pending.length > 1 && state.held.length === 0) {
       // A fresh burst with nothing in flight: cut it into `maxInFlight` parts, send the first and hold the
       // others, one to go out each time a call returns. Calls sent together are read, run and answered
       // together, and then caller and backend take turns idling; sent one return apart they stay apart, so
       // the caller runs one part's jobs (whose completions form that part's next call) while the backend
       // works on another.
-      const size = Math.ceil(queue.length / Math.min(this.maxInFlight, queue.length))
-      const parts: Entry<I, O>[][] = []
-      while (queue.length > 0) parts.push(queue.splice(0, Math.min(size, this.maxBatch)))
-      this.pending.delete(key)
-      this.held.set(key, parts.slice(1))
-      this.start(key, parts[0]!)
+      const size = Math.ceil(pending.length / Math.min(this.maxInFlight, pending.length))
+      while (pending.length > 0) state.held.push(pending.splice(0, Math.min(size, this.maxBatch)))
+      this.send(key, state, state.held.shift()!)
       return
     }
-    const batch = queue.splice(0, this.maxBatch)
-    if (queue.length === 0) this.pending.delete(key)
-    else this.schedule(key)
-    this.start(key, batch)
+    const batch = pending.splice(0, this.maxBatch)
+    if (pending.length > 0) this.schedule(key, state)
+    this.send(key, state, batch)
   }
 
-  private start(key: string, batch: Entry<I, O>[]): void {
-    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
-    this.send(key, batch)
-  }
-
-  private send(key: string, batch: Entry<I, O>[]): void {
+  private send(key: string, state: KeyState<I, O>, batch: Entry<I, O>[]): void {
+    state.inFlight++
     const done = (outcome: O[] | Error) => {
-      const left = (this.inFlight.get(key) ?? 1) - 1
-      if (left === 0) this.inFlight.delete(key)
-      else this.inFlight.set(key, left)
+      state.inFlight--
       // A held-back part, then items that waited for this slot, go out before this batch's callers resume,
       // so they leave as the batches they were (not merged with whatever those callers add next).
-      const held = this.held.get(key)
-      if (held) {
-        const next = held.shift()
-        if (held.length === 0) this.held.delete(key)
-        if (next) this.start(key, next)
+      const next = state.held.shift()
+      if (next) this.send(key, state, next)
+      this.flush(key, state)
+      if (state.inFlight === 0 && state.pending.length === 0 && state.held.length === 0 && !state.scheduled) {
+        this.keys.delete(key)
       }
-      this.flush(key)
       for (const [i, b] of batch.entries()) b.settle(outcome instanceof Error ? outcome : (outcome[i] as O))
     }
     let result: Promise<O[]>

@@ -1,21 +1,10 @@
 import type { JobRecord } from '@oqronkit/core'
 import { TIMELINE_LIMIT } from '@oqronkit/core'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { PostgresAdapters } from '../src/index.js'
-import { newJob, openAdapter, runSuite, sleep } from './helpers.js'
+import { describe, expect, test } from 'vitest'
+import { newJob, runSuite, sharedAdapter, sleep } from './helpers.js'
 
 describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry', () => {
-  let a: PostgresAdapters
-  let cleanup: () => Promise<void>
-  let n = 0
-  const ns = () => `ns-${++n}`
-
-  beforeAll(async () => {
-    ;({ a, cleanup } = await openAdapter())
-  })
-  afterAll(async () => {
-    await cleanup()
-  })
+  const { a, ns } = sharedAdapter()
 
   async function active(
     s: string,

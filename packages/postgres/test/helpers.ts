@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { NewJob } from '@oqronkit/core'
 import postgres from 'postgres'
+import { afterAll, beforeAll } from 'vitest'
 import {
   type PostgresAdapterOptions,
   type PostgresAdapters,
@@ -83,3 +84,34 @@ export function newJob(queue: string, patch: Partial<NewJob> = {}): NewJob {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * One adapter for a whole describe block (opened before its tests; closed, and its schema dropped, after)
+ * and a fresh namespace per `ns()` call, so the block's tests never see each other's jobs.
+ */
+export function sharedAdapter(options: PostgresAdapterOptions = {}) {
+  let opened: { a: PostgresAdapters; cleanup: () => Promise<void> } | undefined
+  let n = 0
+  beforeAll(async () => {
+    opened = await openAdapter(options)
+  })
+  afterAll(async () => {
+    await opened?.cleanup()
+  })
+  const current = (): PostgresAdapters => {
+    if (!opened) throw new Error('sharedAdapter(): used outside the tests of its describe block')
+    return opened.a
+  }
+  const a: Pick<PostgresAdapters, 'broker' | 'storage' | 'lock'> = {
+    get broker() {
+      return current().broker
+    },
+    get storage() {
+      return current().storage
+    },
+    get lock() {
+      return current().lock
+    },
+  }
+  return { a, ns: () => `ns-${++n}` }
+}

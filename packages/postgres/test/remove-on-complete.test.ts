@@ -11,9 +11,9 @@ import {
   DATABASE_URL,
   dropSchema,
   newJob,
-  openAdapter,
   randomSchema,
   runSuite,
+  sharedAdapter,
   sleep,
 } from './helpers.js'
 
@@ -21,17 +21,7 @@ const REMOVE = { remove: true } as const
 const next = (limit: number) => ({ workerId: 'w2', limit, leaseMs: 30_000 })
 
 describe.runIf(runSuite)('complete and completeAndClaim with { remove: true }', () => {
-  let a: PostgresAdapters
-  let cleanup: () => Promise<void>
-  let n = 0
-  const ns = () => `ns-${++n}`
-
-  beforeAll(async () => {
-    ;({ a, cleanup } = await openAdapter())
-  })
-  afterAll(async () => {
-    await cleanup()
-  })
+  const { a, ns } = sharedAdapter()
 
   async function active(s: string, leaseMs = 30_000): Promise<JobRecord> {
     const { job } = await a.broker.add(s, newJob('q'))

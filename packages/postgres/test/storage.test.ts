@@ -1,20 +1,9 @@
 import { OqronConfigError } from '@oqronkit/core'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { PostgresAdapters } from '../src/index.js'
-import { newJob, openAdapter, runSuite, sleep } from './helpers.js'
+import { describe, expect, test } from 'vitest'
+import { newJob, runSuite, sharedAdapter, sleep } from './helpers.js'
 
 describe.runIf(runSuite)('storage and locks', () => {
-  let a: PostgresAdapters
-  let cleanup: () => Promise<void>
-  let n = 0
-  const ns = () => `ns-${++n}`
-
-  beforeAll(async () => {
-    ;({ a, cleanup } = await openAdapter())
-  })
-  afterAll(async () => {
-    await cleanup()
-  })
+  const { a, ns } = sharedAdapter()
 
   async function finish(s: string, queue: string, count: number, how: 'complete' | 'fail' = 'complete') {
     const ids: string[] = []

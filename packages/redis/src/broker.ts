@@ -408,15 +408,10 @@ export class RedisBroker implements BrokerAdapter {
     result: unknown,
     options?: CompleteOptions,
   ): Promise<boolean> {
-    const queue = queueOfToken(token)
-    if (queue === null) return false
-    const remove = options?.remove === true
-    const item: Settle = { ns, queue, id, token, json: toJson(result), want: 0, remove }
-    const key = `${ns}\u0000${queue}\u0000${remove ? 1 : 0}`
-    return guard('complete', async () => (await this.settler.push(key, item)).completed)
+    return (await this.settle('complete', ns, id, token, result, options)).completed
   }
 
-  async completeAndClaim(
+  completeAndClaim(
     ns: string,
     id: string,
     token: string,
@@ -424,16 +419,29 @@ export class RedisBroker implements BrokerAdapter {
     next: ClaimRequest,
     options?: CompleteOptions,
   ): Promise<{ completed: boolean; jobs: JobRecord[] }> {
-    const { workerId, limit, leaseMs, guaranteed } = next
-    checkClaim(limit, leaseMs)
+    checkClaim(next.limit, next.leaseMs)
+    return this.settle('completeAndClaim', ns, id, token, result, options, next)
+  }
+
+  /** One completion into the group commit below; without `next` it claims nothing. */
+  private async settle(
+    op: string,
+    ns: string,
+    id: string,
+    token: string,
+    result: unknown,
+    options: CompleteOptions | undefined,
+    next?: ClaimRequest,
+  ): Promise<{ completed: boolean; jobs: JobRecord[] }> {
     const queue = queueOfToken(token)
     if (queue === null) return { completed: false, jobs: [] }
     const remove = options?.remove === true
-    const want = Math.min(limit, MAX_CLAIM)
+    const want = next ? Math.min(next.limit, MAX_CLAIM) : 0
     const item: Settle = { ns, queue, id, token, json: toJson(result), want, remove, next }
     // One batch per queue, removal and claim terms: the burst's claimed jobs all get the same lease.
-    const key = `${ns}\u0000${queue}\u0000${remove ? 1 : 0}\u0000${workerId}\u0000${Math.ceil(leaseMs)}\u0000${guaranteed ?? ''}`
-    return guard('completeAndClaim', () => this.settler.push(key, item))
+    const terms = next ? `${next.workerId}\u0000${Math.ceil(next.leaseMs)}\u0000${next.guaranteed ?? ''}` : ''
+    const key = `${ns}\u0000${queue}\u0000${remove ? 1 : 0}\u0000${terms}`
+    return guard(op, () => this.settler.push(key, item))
   }
 
   /**

@@ -74,13 +74,7 @@ for i = 0, n - 1 do
       'createdAt', now, 'runAt', runAt, 'ord', ord)
     listed[#listed + 1] = ord
     listed[#listed + 1] = id
-    local group = byStatus[status]
-    if not group then
-      group = {}
-      byStatus[status] = group
-    end
-    group[#group + 1] = ord
-    group[#group + 1] = id
+    appendTo(byStatus, status, ord, id)
     -- No `added` entry is stored: the reader derives it from createdAt (includes/common.lua).
     if disabled then timeline(tlKey, now, 'held', nil, 'module disabled') end
     if status == 'waiting' then

@@ -68,12 +68,7 @@ local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseM
       v[JF.progressLabel], v[JF.priority], v[JF.lifo], v[JF.guaranteed] = r[9], r[10], r[11], g
       v[JF.workerId], v[JF.token], v[JF.lockExpiresAt], v[JF.createdAt] = workerId, token, expiresAt, r[13]
       v[JF.startedAt], v[JF.finishedAt], v[JF.runAt], v[JF.pa] = startedAt, false, r[14], '1'
-      local from = previous[status]
-      if not from then
-        from = {}
-        previous[status] = from
-      end
-      from[#from + 1] = id
+      appendTo(previous, status, id)
       leases[#leases + 1] = expiresAt
       leases[#leases + 1] = id
       -- One JSON string per job: a nested reply of 22 bulk strings per job costs Redis and the client

@@ -37,6 +37,18 @@ local function int(n)
   return string.format('%.0f', n)
 end
 
+-- Appends `a` (and `b`, if given) to the list groups[key], creating the list on first use: batch writes
+-- grouped by status, sent one command per group after a loop.
+local function appendTo(groups, key, a, b)
+  local list = groups[key]
+  if not list then
+    list = {}
+    groups[key] = list
+  end
+  list[#list + 1] = a
+  if b ~= nil then list[#list + 1] = b end
+end
+
 -- Appends a timeline entry and keeps the newest TIMELINE_LIMIT.
 local function timeline(tlKey, at, event, workerId, detail)
   local entry = { at = at, event = event }
