@@ -129,7 +129,7 @@ export class OqronRuntime {
   /** Jobs running in this runtime now. */
   get activeJobs(): number {
     let n = 0
-    for (const c of this.consumers.values()) n += c.runs.size
+    for (const c of this.consumers.values()) n += c.runningCount
     return n
   }
 

@@ -7,11 +7,16 @@ import type { ConsumerDefinition, EngineContext } from './types.js'
 
 /**
  * Runs one definition's jobs in one runtime: a claim loop that takes as many jobs as there are free
- * slots, waits on the broker's wake-up (never a busy poll) when the queue is empty, and a stall
- * detector and retention sweep on the engine's own timers.
+ * slots (plus `prefetch` claimed ahead, which wait here for a slot), waits on the broker's wake-up (never a
+ * busy poll) when the queue is empty, and a stall detector and retention sweep on the engine's own timers.
  */
 export class QueueConsumer {
+  /** Every job this consumer holds claimed: running, or prefetched and waiting for a slot. */
   readonly runs = new Map<string, JobRun>()
+  /** Prefetched runs in delivery order, not started yet (aborted ones are skipped when their turn comes). */
+  private readonly waiting: JobRun[] = []
+  /** Runs whose handler has started and not ended. */
+  private running = 0
   private readonly stopLoop = new AbortController()
   private slotFreed: (() => void) | null = null
   private loopDone: Promise<void> = Promise.resolve()
@@ -32,6 +37,11 @@ export class QueueConsumer {
     return this.definition.queue
   }
 
+  /** Jobs whose handler is running now (not counting prefetched ones waiting for a slot). */
+  get runningCount(): number {
+    return this.running
+  }
+
   start(): void {
     const { timers } = this.engine
     this.loopDone = this.loop()
@@ -40,7 +50,10 @@ export class QueueConsumer {
     this.retentionTimer = timers.setInterval(() => void this.sweep(++this.sweepTicks % 30 === 0), 1_000)
   }
 
-  /** Stop claiming; running jobs go on. Resolves when the claim loop has exited. */
+  /**
+   * Stop claiming; running jobs go on, prefetched ones that have not started are given back at once.
+   * Resolves when the claim loop has exited and those are released.
+   */
   async stopClaiming(): Promise<void> {
     const { timers } = this.engine
     this.stopLoop.abort()
@@ -48,13 +61,15 @@ export class QueueConsumer {
     this.stallDetector.stop()
     timers.clearInterval(this.retentionTimer)
     await this.loopDone
+    const unstarted = this.waiting.splice(0).filter((run) => !run.aborted && !run.started)
+    await this.releaseAll(unstarted)
   }
 
   /** Give back every unfinished job at once so another node can take it (invariant 7). */
-  async releaseAll(): Promise<void> {
+  async releaseAll(runs: JobRun[] = [...this.runs.values()]): Promise<void> {
     const { adapters, ns } = this.engine
     await Promise.all(
-      [...this.runs.values()].map(async (run) => {
+      runs.map(async (run) => {
         run.released = true
         run.abort(new ShutdownError())
         try {
@@ -70,12 +85,14 @@ export class QueueConsumer {
   private async loop(): Promise<void> {
     const { engine } = this
     const { broker } = engine.adapters
-    const { concurrency, lockTtlMs, guaranteedWorker } = this.definition.options
+    const { concurrency, prefetch, lockTtlMs, guaranteedWorker } = this.definition.options
     const signal = this.stopLoop.signal
+    // With prefetch, claim again once half the buffer is used, so claims go out in batches of at least that.
+    const batch = Math.max(1, Math.ceil(prefetch / 2))
     let failures = 0
     while (!signal.aborted) {
-      const free = concurrency - this.runs.size
-      if (free <= 0) {
+      const free = concurrency + prefetch - this.runs.size
+      if (free < batch) {
         await new Promise<void>((resolve) => {
           this.slotFreed = resolve
         })
@@ -112,23 +129,45 @@ export class QueueConsumer {
     }
   }
 
-  /** What a finishing run may claim in its completion's round trip: its own slot, while we are claiming. */
+  /**
+   * What a finishing run may claim in its completion's round trip: its own slot, while we are claiming and
+   * not prefetching (with prefetch the slot takes a waiting job, and the loop claims in batches).
+   */
   private readonly successor = {
-    limit: () => (this.stopLoop.signal.aborted ? 0 : 1),
+    limit: () => (this.stopLoop.signal.aborted || this.definition.options.prefetch > 0 ? 0 : 1),
     start: (jobs: JobRecord[]) => {
-      // Claimed during stop(): they are ours now, so they run (and drain or get released like the rest).
-      for (const job of jobs) this.startRun(job)
+      // The finishing run's slot: start now. Claimed during stop(): they are ours now, so they run (and
+      // drain or get released like the rest).
+      for (const job of jobs) this.startRun(job, false)
     },
   }
 
-  private startRun(job: JobRecord): void {
-    const run = new JobRun(this.engine, this.definition, job, this.successor)
+  /** Run a claimed job now, or (a slot-less prefetched one) when a slot frees. */
+  private startRun(job: JobRecord, mayWait = true): void {
+    const deferred = mayWait && this.running >= this.definition.options.concurrency
+    const run = new JobRun(this.engine, this.definition, job, this.successor, deferred)
     this.runs.set(job.id, run)
+    if (deferred) this.waiting.push(run)
+    else this.running++
     void run.done.finally(() => {
       if (this.runs.get(job.id) === run) this.runs.delete(job.id)
+      if (run.started) {
+        this.running--
+        this.startWaiting()
+      }
       this.settledSinceSweep++
       this.slotFreed?.()
     })
+  }
+
+  /** Give free slots to prefetched runs, in delivery order; none once stopping (they are released). */
+  private startWaiting(): void {
+    const { concurrency } = this.definition.options
+    while (this.running < concurrency && this.waiting.length > 0 && !this.stopLoop.signal.aborted) {
+      const run = this.waiting.shift()!
+      if (!run.begin()) continue
+      this.running++
+    }
   }
 
   private sweeping = false

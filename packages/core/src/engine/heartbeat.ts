@@ -34,6 +34,14 @@ export class HeartbeatWorker {
     this.handle = this.engine.timers.setInterval(() => void this.beat(), this.heartbeatMs)
   }
 
+  /**
+   * Whether the lease may still be live by this process's clock: renewed (or claimed) less than `lockTtlMs`
+   * ago. False after a long pause (a frozen process), when another node may already have recovered the job.
+   */
+  leaseFresh(): boolean {
+    return Date.now() - this.lastRenewed < this.lockTtlMs
+  }
+
   stop(): void {
     if (this.handle !== null) this.engine.timers.clearInterval(this.handle)
     this.handle = null

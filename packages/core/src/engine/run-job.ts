@@ -30,6 +30,10 @@ export class JobRun {
   private heartbeat: HeartbeatWorker | null = null
   private deadline: unknown = null
   private discarded = false
+  /** False while a prefetched run waits for a slot (see `begin`). */
+  started: boolean
+  /** Ends the wait of a prefetched run: on `begin`, or on abort (the run then ends without starting). */
+  private startGate: (() => void) | null = null
 
   constructor(
     private readonly engine: EngineContext,
@@ -40,8 +44,40 @@ export class JobRun {
      * start them. Lets a freed slot take its next job in the completion's round trip.
      */
     private readonly successor?: { limit(): number; start(jobs: JobRecord[]): void },
+    /** Claimed ahead (prefetch): lease and heartbeat now, the handler only after `begin()`. */
+    deferred = false,
   ) {
-    this.done = this.run()
+    this.started = !deferred
+    this.done = this.run(deferred)
+  }
+
+  /**
+   * Start a prefetched run's handler: a slot is free. False if it cannot start: aborted while it waited,
+   * or its lease was not renewed for `lockTtlMs` (this process was frozen; the job may run elsewhere by
+   * now), which aborts it as lost without running the handler.
+   */
+  begin(): boolean {
+    if (this.aborted) return false
+    if (this.heartbeat !== null && !this.heartbeat.leaseFresh()) {
+      const { engine, job } = this
+      engine.events.emit('lease-lost', {
+        jobId: job.id,
+        queue: job.queue,
+        workerId: engine.workerId,
+        reason: 'lease expired before the job started',
+      })
+      this.abort(new LeaseLostError(job.id, 'its lease expired while it waited for a slot'))
+      return false
+    }
+    this.started = true
+    this.openGate()
+    return true
+  }
+
+  private openGate(): void {
+    const gate = this.startGate
+    this.startGate = null
+    gate?.()
   }
 
   get token(): string {
@@ -65,9 +101,10 @@ export class JobRun {
     if (this.abortReason !== null) return
     this.abortReason = reason
     this.controller?.abort(reason)
+    this.openGate()
   }
 
-  private async run(): Promise<void> {
+  private async run(deferred: boolean): Promise<void> {
     const { engine, definition, job } = this
     const { options } = definition
     if (job.guaranteed) {
@@ -90,6 +127,19 @@ export class JobRun {
           ),
         options.lockTtlMs,
       )
+    }
+    if (deferred) {
+      // Set synchronously in the constructor, so neither begin() nor abort() can come before it.
+      await new Promise<void>((resolve) => {
+        this.startGate = resolve
+      })
+      if (!this.started) {
+        // Aborted while waiting (cancelled, lease lost, released at shutdown): the handler never ran, and
+        // whoever aborted it wrote what there is to write.
+        this.heartbeat?.stop()
+        if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
+        return
+      }
     }
     engine.events.emit('active', { job, workerId: engine.workerId })
 

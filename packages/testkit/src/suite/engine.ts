@@ -257,4 +257,75 @@ export const engineChecks: ContractCheck[] = [
       assert.deepEqual(starts[1], { node: 'B', attempt: 1 }, 'the released attempt is not counted')
     },
   },
+  {
+    id: 'engine.prefetch',
+    title:
+      'prefetch: jobs claimed ahead wait leased for a slot, stop() gives them back unstarted, another runtime runs each once',
+    timeoutMs: 60_000,
+    async run(t) {
+      const starts: { node: string; id: string; attempt: number }[] = []
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      const first = randomId('first')
+      // Room for four ahead: the loop claims again whenever at least half of it (two) is free, so the three
+      // jobs added one by one are all claimed ahead.
+      const work: WorkOptions = { heartbeatMs: 1_000, lockTtlMs: 60_000, concurrency: 1, prefetch: 4 }
+      const a = await startNode(
+        t,
+        'A',
+        async (ctx) => {
+          starts.push({ node: 'A', id: ctx.id, attempt: ctx.attempt })
+          if (ctx.id === first) await gate
+        },
+        work,
+        { timeoutMs: 10_000 },
+      )
+      await enqueue(t, a, first)
+      await waitUntil(() => starts.length === 1, { what: 'runtime A to start the first job' })
+      const ahead = [1, 2, 3].map((i) => randomId(`ahead-${i}`))
+      for (const id of ahead) await enqueue(t, a, id)
+      await waitUntil(
+        async () => {
+          for (const id of ahead)
+            if ((await t.adapters.storage.getJob(t.ns, id))?.status !== 'active') return false
+          return true
+        },
+        { timeoutMs: 10_000, what: 'runtime A to claim the three jobs ahead' },
+      )
+      assert.equal(starts.length, 1, 'jobs claimed ahead do not start while the only slot is busy')
+      const stopping = a.runtime.stop()
+      await waitUntil(
+        async () => {
+          for (const id of ahead) {
+            const job = await t.adapters.storage.getJob(t.ns, id)
+            if (job?.status !== 'waiting' || job.attempts !== 0) return false
+          }
+          return true
+        },
+        { timeoutMs: 5_000, what: 'stop() to give the unstarted jobs back, attempts not counted' },
+      )
+      assert.equal((await t.adapters.storage.getJob(t.ns, first))?.status, 'active', 'the running job drains')
+      release()
+      await stopping
+      assert.equal((await t.adapters.storage.getJob(t.ns, first))?.status, 'completed')
+      await startNode(
+        t,
+        'B',
+        async (ctx) => {
+          starts.push({ node: 'B', id: ctx.id, attempt: ctx.attempt })
+        },
+        { ...work, concurrency: 2 },
+        { usePeer: true },
+      )
+      await waitUntil(async () => (await t.adapters.storage.countJobs(t.ns, t.queue)).completed === 4, {
+        timeoutMs: 20_000,
+        what: 'runtime B to run the released jobs',
+      })
+      assert.deepEqual(
+        starts.slice(1).sort((x, y) => x.id.localeCompare(y.id)),
+        [...ahead].sort().map((id) => ({ node: 'B', id, attempt: 1 })),
+        'each released job runs once, on B, as its first attempt',
+      )
+    },
+  },
 ]

@@ -1,0 +1,238 @@
+import { type ClaimRequest, OqronConfigError, OqronManager, OqronRuntime } from '@oqronkit/core'
+import { memoryAdapter } from '@oqronkit/memory'
+import { afterEach, describe, expect, it } from 'vitest'
+import { queue } from '../src/index.js'
+import { deferred, freezableTimers, quiet, waitFor } from './helpers.js'
+
+const runtimes: OqronRuntime[] = []
+function node(): OqronRuntime {
+  const rt = new OqronRuntime()
+  runtimes.push(rt)
+  return rt
+}
+afterEach(async () => {
+  await Promise.all(runtimes.splice(0).map((rt) => rt.stop()))
+})
+
+/** A memory adapter whose claims are recorded (the limit asked for, the number handed out). */
+function recordingAdapter() {
+  const adapters = memoryAdapter()
+  const claims: { limit: number; got: number }[] = []
+  const claim = adapters.broker.claim.bind(adapters.broker)
+  adapters.broker.claim = async (ns: string, q: string, request: ClaimRequest) => {
+    const jobs = await claim(ns, q, request)
+    claims.push({ limit: request.limit, got: jobs.length })
+    return jobs
+  }
+  return { adapters, claims }
+}
+
+describe('prefetch', () => {
+  it('holds concurrency + prefetch jobs claimed, runs concurrency at once in delivery order, claims in batches', async () => {
+    const { adapters, claims } = recordingAdapter()
+    const rt = node()
+    const order: number[] = []
+    let running = 0
+    let most = 0
+    const q = queue<{ n: number }>({
+      name: 'thumbs',
+      runtime: rt,
+      concurrency: 2,
+      prefetch: 6,
+      handler: async ({ data }) => {
+        running++
+        most = Math.max(most, running)
+        order.push(data.n)
+        await new Promise((r) => setTimeout(r, 5))
+        running--
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    await q.pause()
+    await q.addBulk(Array.from({ length: 40 }, (_, n) => ({ data: { n } })))
+    claims.length = 0
+    await q.resume()
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.countJobs('thumbs')).completed === 40)
+    expect(most).toBe(2)
+    // Two slots run in claim order: every job starts once, never more than one place out of order.
+    expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, n) => n))
+    order.forEach((n, i) => expect(Math.abs(n - i)).toBeLessThanOrEqual(1))
+    // The first claim fills slots and buffer (8); later ones wait until half the buffer (3) is free.
+    const handedOut = claims.filter((c) => c.got > 0)
+    expect(handedOut[0]).toEqual({ limit: 8, got: 8 })
+    for (const c of handedOut) expect(c.limit).toBeGreaterThanOrEqual(3)
+    expect(handedOut.length).toBeLessThanOrEqual(Math.ceil((40 - 8) / 3) + 1)
+  })
+
+  it('prefetched jobs are active with a renewed lease while they wait, and are not counted as running', async () => {
+    const adapters = memoryAdapter()
+    const rt = node()
+    const gate = deferred()
+    const started: string[] = []
+    const q = queue({
+      name: 'slow',
+      runtime: rt,
+      concurrency: 1,
+      prefetch: 2,
+      heartbeatMs: 100,
+      lockTtlMs: 300,
+      stallIntervalMs: 50,
+      handler: async (ctx) => {
+        started.push(ctx.id)
+        if (ctx.id === 'a') await gate.promise
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    await q.add({}, { jobId: 'a' })
+    await waitFor(() => started.includes('a'))
+    await q.addBulk([
+      { data: {}, options: { jobId: 'b' } },
+      { data: {}, options: { jobId: 'c' } },
+    ])
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.getJob('c'))?.status === 'active', 5_000, 'c to be claimed ahead')
+    expect(rt.activeJobs).toBe(1)
+    // Three lease lengths pass while b and c wait: their heartbeats keep them from being recovered.
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect(started).toEqual(['a'])
+    for (const id of ['b', 'c']) {
+      const job = await mgr.getJob(id)
+      expect(job?.status).toBe('active')
+      expect(job?.stalledCount).toBe(0)
+    }
+    gate.resolve()
+    await waitFor(async () => (await mgr.getJob('c'))?.status === 'completed')
+    expect(started).toEqual(['a', 'b', 'c'])
+    for (const id of ['b', 'c']) {
+      const job = await mgr.getJob(id)
+      expect(job?.attempts).toBe(1)
+      expect(job?.timeline.map((e) => e.event)).toEqual(['added', 'active', 'completed'])
+    }
+  })
+
+  it('a cancelled prefetched job never starts its handler', async () => {
+    const adapters = memoryAdapter()
+    const rt = node()
+    const gate = deferred()
+    const started: string[] = []
+    const q = queue({
+      name: 'cancel-ahead',
+      runtime: rt,
+      concurrency: 1,
+      prefetch: 3,
+      handler: async (ctx) => {
+        started.push(ctx.id)
+        if (ctx.id === 'a') await gate.promise
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    await q.add({}, { jobId: 'a' })
+    await waitFor(() => started.includes('a'))
+    await q.addBulk([
+      { data: {}, options: { jobId: 'b' } },
+      { data: {}, options: { jobId: 'c' } },
+    ])
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.getJob('c'))?.status === 'active')
+    expect(await mgr.cancelJob('b')).toBe(true)
+    gate.resolve()
+    await waitFor(async () => (await mgr.getJob('c'))?.status === 'completed')
+    await new Promise((r) => setTimeout(r, 50))
+    expect(started).toEqual(['a', 'c'])
+    expect((await mgr.getJob('b'))?.status).toBe('cancelled')
+  })
+
+  it('stop() gives prefetched jobs back at once (attempt not counted) and drains the running one', async () => {
+    const adapters = memoryAdapter()
+    const rt = node()
+    const gate = deferred()
+    const started: string[] = []
+    const q = queue({
+      name: 'drain',
+      runtime: rt,
+      concurrency: 1,
+      prefetch: 4,
+      handler: async (ctx) => {
+        started.push(ctx.id)
+        await gate.promise
+        return 'done'
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 5_000 } })
+    await q.add({}, { jobId: 'a' })
+    await waitFor(() => started.includes('a'))
+    await q.addBulk(['b', 'c', 'd'].map((jobId) => ({ data: {}, options: { jobId } })))
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.getJob('d'))?.status === 'active')
+    const stopping = rt.stop()
+    // Released before the running job ends: another node can take them while this one drains.
+    await waitFor(async () => (await mgr.getJob('d'))?.status === 'waiting', 2_000, 'd to be released')
+    expect((await mgr.getJob('a'))?.status).toBe('active')
+    gate.resolve()
+    await stopping
+    expect(started).toEqual(['a'])
+    expect((await mgr.getJob('a'))?.status).toBe('completed')
+    for (const id of ['b', 'c', 'd']) {
+      const job = await mgr.getJob(id)
+      expect(job?.status).toBe('waiting')
+      expect(job?.attempts).toBe(0)
+      expect(job?.timeline.map((e) => e.event)).toEqual(['added', 'active', 'released'])
+    }
+  })
+
+  it("a frozen runtime's prefetched jobs are recovered by another and run once", async () => {
+    const adapters = memoryAdapter()
+    const timersA = freezableTimers()
+    const a = node()
+    const b = node()
+    const gate = deferred()
+    const startedA: string[] = []
+    const ranOnB: string[] = []
+    const opts = { name: 'ahead', heartbeatMs: 100, lockTtlMs: 400, stallIntervalMs: 100 }
+    const qa = queue({
+      ...opts,
+      runtime: a,
+      concurrency: 1,
+      prefetch: 3,
+      handler: async (ctx) => {
+        startedA.push(ctx.id)
+        await gate.promise
+      },
+    })
+    await a.init({ adapters, logger: quiet, timers: timersA, workerId: 'A', shutdown: { signals: false } })
+    await qa.add({}, { jobId: 'a' })
+    await waitFor(() => startedA.includes('a'))
+    await qa.addBulk(['b', 'c', 'd'].map((jobId) => ({ data: {}, options: { jobId } })))
+    const mgr = OqronManager.from(a.getConfig())
+    await waitFor(async () => (await mgr.getJob('d'))?.status === 'active')
+    timersA.freeze()
+    const frozenAt = Date.now()
+    queue({ ...opts, runtime: b, concurrency: 4, handler: (ctx) => void ranOnB.push(ctx.id) })
+    await b.init({ adapters, logger: quiet, workerId: 'B', shutdown: { signals: false } })
+    await waitFor(async () => (await mgr.countJobs('ahead')).completed === 4, 5_000, 'B to run all four')
+    expect(Date.now() - frozenAt).toBeLessThan(opts.lockTtlMs + opts.stallIntervalMs + 1_000)
+    expect(ranOnB.sort()).toEqual(['a', 'b', 'c', 'd'])
+    for (const id of ['b', 'c', 'd']) expect((await mgr.getJob(id))?.stalledCount).toBe(1)
+    // A's handler returns before its timers run again (no heartbeat has told it the leases are gone): its
+    // completion is fenced off, and the freed slot does not start a prefetched job whose lease it has not
+    // renewed for lockTtlMs.
+    gate.resolve()
+    await waitFor(() => a.staleWrites > 0, 2_000, "A's stale completion")
+    await new Promise((r) => setTimeout(r, 100))
+    timersA.thaw()
+    await new Promise((r) => setTimeout(r, 300))
+    expect(startedA).toEqual(['a'])
+  })
+
+  it('bad prefetch values get a typed error', () => {
+    const rt = node()
+    expect(() => queue({ name: 'p1', runtime: rt, prefetch: -1, handler: () => {} })).toThrow(
+      OqronConfigError,
+    )
+    expect(() => queue({ name: 'p2', runtime: rt, prefetch: 1.5, handler: () => {} })).toThrow(/prefetch/)
+    expect(() =>
+      queue({ name: 'p3', runtime: rt, prefetch: 10, guaranteedWorker: false, handler: () => {} }),
+    ).toThrow(/guaranteedWorker/)
+  })
+})
