@@ -57,7 +57,7 @@ describe('prefetch', () => {
     expect(most).toBe(2)
     // Two slots run in claim order: every job starts once, never more than one place out of order.
     expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, n) => n))
-    order.forEach((n, i) => expect(Math.abs(n - i)).toBeLessThanOrEqual(1))
+    for (const [i, n] of order.entries()) expect(Math.abs(n - i)).toBeLessThanOrEqual(1)
     // The first claim fills slots and buffer (8); later ones wait until half the buffer (3) is free.
     const handedOut = claims.filter((c) => c.got > 0)
     expect(handedOut[0]).toEqual({ limit: 8, got: 8 })
