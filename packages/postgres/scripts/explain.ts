@@ -8,7 +8,7 @@
 import { TIMELINE_LIMIT } from '@oqronkit/core'
 import postgres from 'postgres'
 import { migrate } from '../dist/index.js'
-import { JOB_COLUMNS } from '../src/row.js'
+import { CLAIMED_COLUMNS, JOB_COLUMNS } from '../src/row.js'
 import * as J from '../src/sql/jobs.js'
 import * as S from '../src/sql/storage.js'
 
@@ -18,6 +18,7 @@ const q = `"${schema}"`
 const render = (t: string) =>
   t
     .replaceAll('{{job}}', JOB_COLUMNS)
+    .replaceAll('{{claimed}}', CLAIMED_COLUMNS)
     .replaceAll('{{schema}}', q)
     .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
     .replaceAll('{{channel}}', `'${schema}_oqronkit'`)
@@ -74,7 +75,7 @@ try {
     `select id, token from ${q}.jobs where status = 'active' and lock_expires_at > now() limit 1`,
   )
 
-  await explain('claim (batch of 50)', J.CLAIM, ['explain', 'bulk', 50, 'w1', 30000, null])
+  await explain('claim (batch of 50)', J.CLAIM, ['explain', 'bulk', 50, 'w1', 30000, null, 'token:'])
   await explain('renew', J.RENEW, ['explain', active!.id, active!.token, 30000])
   await explain('complete (one job)', J.COMPLETE_MANY, [
     'explain',
@@ -89,6 +90,7 @@ try {
     'w2',
     30000,
     null,
+    'token:',
   ])
   await explain('complete, removing (one job)', J.COMPLETE_MANY_REMOVE, [
     'explain',
@@ -100,6 +102,7 @@ try {
     'w2',
     30000,
     null,
+    'token:',
   ])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
   await explain('add (one job)', J.ADD, [

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import {
   AdapterError,
   type AddResult,
@@ -33,7 +34,7 @@ import {
   type Sql,
   type TransactionSql,
 } from './options.js'
-import { JOB_COLUMNS, JOB_WIDTH, type Row, toJob } from './row.js'
+import { CLAIMED_COLUMNS, JOB_COLUMNS, JOB_WIDTH, type Row, toJob } from './row.js'
 import * as J from './sql/jobs.js'
 import * as S from './sql/storage.js'
 
@@ -74,6 +75,7 @@ interface Statements {
 function render(text: string, schema: string, channel: string): string {
   return text
     .replaceAll('{{job}}', JOB_COLUMNS)
+    .replaceAll('{{claimed}}', CLAIMED_COLUMNS)
     .replaceAll('{{schema}}', quoteIdent(schema))
     .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
     .replaceAll('{{channel}}', `'${channel}'`)
@@ -93,6 +95,15 @@ function renderAll<T extends Statements>(set: T, schema: string, channel: string
  */
 function reconnectBackoff(retries: number): number {
   return Math.min(1, 0.05 * 2 ** Math.min(retries, 5)) * (0.5 + Math.random() / 2)
+}
+
+/**
+ * The random part of the tokens of one claim statement, which appends each claimed row's position: one
+ * draw per call instead of a `gen_random_uuid()` per row on the server. A fresh UUID per call keeps every
+ * token unique across all claims, which fencing relies on.
+ */
+function tokenPrefix(): string {
+  return `${randomUUID()}:`
 }
 
 const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
@@ -127,11 +138,16 @@ export function postgresAdapter(
   // Safe: a claim lost in a server crash only makes the job claimable again, and the token it handed out is
   // then unknown to the database, so every write of that run is fenced off. Settles, adds and renewals stay
   // synchronous. With a caller's own client (`{ sql }`) claims use that client as it is.
+  // The pool runs only CLAIM, whose generic plan is the custom one (index range reads cut by `limit $3`, rows
+  // updated by primary key; checked on a 400,000-job backlog too), but PostgreSQL's own choice re-plans it
+  // on every call (it cannot cost `limit $3`): force_generic_plan plans it once per connection and saves
+  // ~0.5 ms of planning per claim. (With prepared statements, PostgreSQL itself picks generic plans for the
+  // completion statements after five runs.)
   const claimSql: Sql = owned
     ? postgres(requireUrl(connection.url), {
         max: Math.min(2, max),
         onnotice: () => {},
-        connection: { synchronous_commit: 'off' },
+        connection: { synchronous_commit: 'off', plan_cache_mode: 'force_generic_plan' },
         backoff: reconnectBackoff,
       })
     : sql
@@ -207,6 +223,7 @@ export function postgresAdapter(
         next.workerId,
         next.leaseMs,
         next.guaranteed ?? null,
+        tokenPrefix(),
       ])
       const done = new Set<string>()
       const pairs = got.find((r) => r[JOB_WIDTH + 1] !== null)?.[JOB_WIDTH + 1] ?? []
@@ -298,7 +315,15 @@ export function postgresAdapter(
     async claim(ns, queue, request: ClaimRequest) {
       if (request.limit < 1) return []
       notifier.markClaim(`${ns}\u0000${queue}`)
-      const params = [ns, queue, request.limit, request.workerId, request.leaseMs, request.guaranteed ?? null]
+      const params = [
+        ns,
+        queue,
+        request.limit,
+        request.workerId,
+        request.leaseMs,
+        request.guaranteed ?? null,
+        tokenPrefix(),
+      ]
       const got = await rows('claim', jq.CLAIM, params, claimSql)
       // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
       if (got.length > 1) got.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))

@@ -3,12 +3,14 @@ import postgres from 'postgres'
 import { SchemaVersionError } from './errors.js'
 import m000001 from './migrations/000001.sql'
 import m000002 from './migrations/000002.sql'
+import m000003 from './migrations/000003.sql'
 import { isValidSchemaName, type PostgresConnection, postgresAdapterDefaults, type Sql } from './options.js'
 
 /** Numbered, append-only migrations, inlined at build. A new one is appended here and never edited. */
 export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [
   { id: 1, name: '000001.sql', sql: m000001 },
   { id: 2, name: '000002.sql', sql: m000002 },
+  { id: 3, name: '000003.sql', sql: m000003 },
 ]
 
 /** The newest migration this client ships. */

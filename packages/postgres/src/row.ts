@@ -1,11 +1,11 @@
 import type { JobError, JobRecord, JobStatus, TimelineEntry } from '@oqronkit/core'
 
 /**
- * The JobRecord columns of alias `j`, in the order `toJob` reads them. Rows are read with `.values()`
- * (positional), so a client created with a column-name transform (e.g. `postgres.camel`) still works.
- * Times come back as float8 milliseconds from the server's clock (`ms()`), not as driver-parsed dates.
+ * The JobRecord columns of alias `j` but the timeline, in the order `toJob` reads them. Rows are read with
+ * `.values()` (positional), so a client created with a column-name transform (e.g. `postgres.camel`) still
+ * works. Times come back as float8 milliseconds from the server's clock (`ms()`), not as driver-parsed dates.
  */
-export const JOB_COLUMNS = [
+const RECORD_COLUMNS = [
   'j.id',
   'j.queue',
   'j.status',
@@ -27,10 +27,34 @@ export const JOB_COLUMNS = [
   '{{schema}}.ms(j.started_at)',
   '{{schema}}.ms(j.finished_at)',
   '{{schema}}.ms(j.run_at)',
-  'j.timeline',
+]
+
+/**
+ * The JobRecord columns of alias `j` (`{{job}}`), the timeline last: as stored, plus the current attempt's
+ * `active` entry while `tl_active` says a claim left it out (see migration 000003).
+ */
+export const JOB_COLUMNS = [
+  ...RECORD_COLUMNS,
+  '{{schema}}.timeline_of(j.timeline, j.tl_active, j.started_at, j.worker_id, j.attempts, {{lim}})',
 ].join(', ')
 
-/** Number of columns `JOB_COLUMNS` yields; extra columns of a statement follow them. */
+/**
+ * The columns of a claimed record (`{{claimed}}`): as JOB_COLUMNS, with an empty timeline. The contract
+ * lets a claim return `[]` (the engine never reads a claimed job's timeline), so a claim neither builds
+ * nor ships it; `getJob` returns it in full.
+ */
+export const CLAIMED_COLUMNS = [...RECORD_COLUMNS, `'[]'::jsonb`].join(', ')
+
+/**
+ * The timeline of row `j` with `entry` (an SQL expression) appended after the pending `active` entry of the
+ * current attempt, if a claim left one (`tl_active`), trimmed to TIMELINE_LIMIT. A statement that sets
+ * `timeline = push(...)` also sets `tl_active = false`.
+ */
+export function push(entry: string): string {
+  return `{{schema}}.tl_push(j.timeline, j.tl_active, j.started_at, j.worker_id, j.attempts, ${entry}, {{lim}})`
+}
+
+/** Number of columns `JOB_COLUMNS` and `CLAIMED_COLUMNS` yield; extra columns of a statement follow them. */
 export const JOB_WIDTH = 22
 
 export type Row = readonly unknown[]

@@ -164,7 +164,11 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     expect(rec!.timeline.at(-1)).toMatchObject({ event: 'released', workerId: 'w1' })
     const [c] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 1000 })
     expect(c).toMatchObject({ id: job.id, attempts: 1 })
-    expect(c!.timeline.at(-1)).toMatchObject({ event: 'active', workerId: 'w2', detail: 'attempt 1' })
+    const again = await a.storage.getJob(s, job.id)
+    expect(again!.timeline.slice(-2)).toMatchObject([
+      { event: 'released', workerId: 'w1' },
+      { event: 'active', workerId: 'w2', detail: 'attempt 1' },
+    ])
   })
 
   test('stall recovery: live leases untouched; expired ones requeued with a stalled entry; poison past maxStalledCount', async () => {
@@ -307,5 +311,115 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     expect(rec!.timeline.length).toBe(TIMELINE_LIMIT)
     expect(rec!.timeline.at(-1)!.detail).toBe(String(TIMELINE_LIMIT + 9))
     expect(rec!.timeline[0]!.detail).toBe('10')
+  })
+
+  test('the active entry a claim leaves out is read back, and written before any later entry, in order', async () => {
+    const s = ns()
+    const events = async (id: string) => (await a.storage.getJob(s, id))!.timeline.map((e) => e.event)
+    // every transition out of `active` keeps the attempt's entry before its own
+    const job = await active(s)
+    expect(await events(job.id)).toEqual(['added', 'active'])
+    expect(await a.broker.progress(s, job.id, job.token!, 10, null)).toBe(true)
+    expect(await a.broker.log(s, job.id, job.token!, { at: 0, event: 'log', detail: 'x' })).toBe(true)
+    expect(await events(job.id)).toEqual(['added', 'active', 'progress', 'log'])
+    const retry = { error: { name: 'E', message: 'x' }, retryDelayMs: 0 }
+    expect(await a.broker.fail(s, job.id, job.token!, retry)).toBe(true)
+    const [c2] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 30_000 })
+    expect(await a.broker.release(s, job.id, c2!.token!)).toBe(true)
+    const [c3] = await a.broker.claim(s, 'q', { workerId: 'w3', limit: 1, leaseMs: 30_000 })
+    const next = { workerId: 'w4', limit: 1, leaseMs: 30_000 }
+    const done = await a.broker.completeAndClaim!(s, job.id, c3!.token!, 'ok', next)
+    expect(done).toEqual({ completed: true, jobs: [] })
+    const rec = (await a.storage.getJob(s, job.id))!
+    expect(rec.timeline.map((e) => e.event)).toEqual([
+      'added',
+      'active',
+      'progress',
+      'log',
+      'retrying',
+      'active',
+      'released',
+      'active',
+      'completed',
+    ])
+    expect(rec.timeline[1]).toEqual({
+      at: job.startedAt,
+      event: 'active',
+      workerId: 'w1',
+      detail: 'attempt 1',
+    })
+    expect(rec.timeline[5]).toEqual({
+      at: c2!.startedAt,
+      event: 'active',
+      workerId: 'w2',
+      detail: 'attempt 2',
+    })
+    expect(rec.timeline[7]).toEqual({
+      at: c3!.startedAt,
+      event: 'active',
+      workerId: 'w3',
+      detail: 'attempt 2',
+    })
+
+    for (const end of ['cancel', 'stall', 'poison'] as const) {
+      const j = await active(s, { maxAttempts: 3 }, end === 'cancel' ? 30_000 : 100)
+      if (end === 'poison') {
+        await sleep(200)
+        await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })
+        await a.broker.claim(s, 'q', { workerId: 'w1', limit: 1, leaseMs: 100 })
+      }
+      if (end === 'cancel') await a.broker.cancel(s, j.id)
+      else {
+        await sleep(200)
+        await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })
+      }
+      expect(await events(j.id)).toEqual(
+        {
+          cancel: ['added', 'active', 'cancelled'],
+          stall: ['added', 'active', 'stalled'],
+          poison: ['added', 'active', 'stalled', 'active', 'stalled', 'failed'],
+        }[end],
+      )
+      await a.storage.removeJob(s, j.id)
+    }
+  })
+
+  test(`a full timeline still keeps the newest ${TIMELINE_LIMIT} entries around a claim's active entry`, async () => {
+    const s = ns()
+    const job = await active(s)
+    for (let i = 0; i < TIMELINE_LIMIT + 5; i++) {
+      await a.broker.log(s, job.id, job.token!, { at: 0, event: 'log', detail: String(i) })
+    }
+    expect(await a.broker.release(s, job.id, job.token!)).toBe(true)
+    const [c] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 30_000 })
+    const read = async () => (await a.storage.getJob(s, job.id))!.timeline
+    let tl = await read()
+    expect(tl.length).toBe(TIMELINE_LIMIT)
+    expect(tl.slice(-3).map((e) => e.detail ?? e.event)).toEqual([
+      String(TIMELINE_LIMIT + 4),
+      'released',
+      'attempt 1',
+    ])
+    expect(tl[0]!.detail).toBe('7')
+    // the listing reads the same timeline
+    const listed = (await a.storage.listJobs(s, { queue: 'q', status: 'active', limit: 10 })).jobs[0]!
+    expect(listed.timeline).toEqual(tl)
+    expect(await a.broker.log(s, job.id, c!.token!, { at: 0, event: 'log', detail: 'after' })).toBe(true)
+    tl = await read()
+    expect(tl.length).toBe(TIMELINE_LIMIT)
+    expect(tl.slice(-4).map((e) => e.detail ?? e.event)).toEqual([
+      String(TIMELINE_LIMIT + 4),
+      'released',
+      'attempt 1',
+      'after',
+    ])
+    expect(tl[0]!.detail).toBe('8')
+    expect(await a.broker.release(s, job.id, c!.token!)).toBe(true)
+    const [c2] = await a.broker.claim(s, 'q', { workerId: 'w3', limit: 1, leaseMs: 30_000 })
+    expect(await a.broker.complete(s, job.id, c2!.token!, 'ok')).toBe(true)
+    tl = await read()
+    expect(tl.length).toBe(TIMELINE_LIMIT)
+    expect(tl.slice(-3).map((e) => e.event)).toEqual(['released', 'active', 'completed'])
+    expect(tl.at(-2)).toMatchObject({ workerId: 'w3', detail: 'attempt 1' })
   })
 })

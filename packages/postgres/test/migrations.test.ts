@@ -144,6 +144,9 @@ describe.runIf(runSuite)('migrations', () => {
         expect(claimed.map((j) => j.id)).toEqual(['a1', 'w1'])
         for (const j of claimed) expect(await a.broker.complete('n', j.id, j.token!, j.id)).toBe(true)
         expect(await a.broker.complete('n', 'a2', 'tok2', 'a2')).toBe(true)
+        // a job active across the upgrade already holds its `active` entry: it is not added a second time
+        const a2 = await a.storage.getJob('n', 'a2')
+        expect(a2!.timeline.map((e) => e.event)).toEqual(['added', 'active', 'completed'])
         const w1 = await a.storage.getJob('n', 'w1')
         expect(w1).toMatchObject({ status: 'completed', result: 'w1', attempts: 1, data: { k: 1 } })
         expect(w1!.timeline.map((e) => e.event)).toEqual(['added', 'active', 'completed'])

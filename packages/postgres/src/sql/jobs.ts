@@ -1,12 +1,29 @@
 /**
  * Statements of a job's life (the Broker). Placeholders, filled once per adapter by `render()`:
- * `{{schema}}` the quoted schema, `{{job}}` the JobRecord columns of alias `j` (see row.ts),
- * `{{lim}}` TIMELINE_LIMIT, `{{channel}}` the NOTIFY channel as a literal.
+ * `{{schema}}` the quoted schema, `{{job}}` the JobRecord columns of alias `j` and `{{claimed}}` those of a
+ * claimed record (see row.ts), `{{lim}}` TIMELINE_LIMIT, `{{channel}}` the NOTIFY channel as a literal.
  *
  * Every statement is a single round trip and atomic on its own. Every write that takes a token repeats
- * the fence `j.token = $3 and j.status = 'active' and j.lock_expires_at > now()`: a stale token or a
- * lease expired by the server's clock changes nothing.
+ * the fence `j.token = $3 and j.status = 'active' and j.lock_expires_at > now()` (`fence()`): a stale token
+ * or a lease expired by the server's clock changes nothing.
+ *
+ * A claim writes no `active` timeline entry: it sets `tl_active`, and the entry is derived from the row
+ * (migration 000003). Every statement that appends an entry does so through `push()` (row.ts), which
+ * writes the pending entry first, and sets `tl_active = false`.
  */
+
+import { push } from '../row.js'
+
+/**
+ * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
+ * primary key. The status is compared with `(select 'active')`, an initplan, not with the literal: from the
+ * literal the planner can prove the predicate of the partial index `jobs_active`, and whenever statistics
+ * count few active jobs (an ANALYZE at a quiet moment) it read the row from there — `Index Cond: ns` alone,
+ * filtering every active job of the namespace, per statement — instead of probing the primary key.
+ */
+function fence(token: string): string {
+  return `j.token = ${token} and j.status = (select 'active'::text) and j.lock_expires_at > now()`
+}
 
 /**
  * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs, priority, lifo,
@@ -110,36 +127,43 @@ picked as (
 )`
 }
 
-/** The update that makes the `picked` rows active with a fresh lease, returning them with their position. */
+/**
+ * The update that makes the `picked` rows active with a fresh lease, returning them (with an empty timeline)
+ * and their position. The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes
+ * per call) and the row's position in the claim: unique per claimed attempt without a random draw per row.
+ * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
+ */
 function activatePicked({
   worker,
   leaseMs,
   guaranteed,
+  tokenPrefix,
 }: {
   worker: string
   leaseMs: string
   guaranteed: string
+  tokenPrefix: string
 }): string {
   return `update {{schema}}.jobs j set
   status = 'active',
-  token = gen_random_uuid()::text,
+  token = ${tokenPrefix} || p.pos,
   worker_id = ${worker},
   lock_expires_at = now() + ${leaseMs} * interval '1 millisecond',
   attempts = j.attempts + 1,
   started_at = now(),
   finished_at = null,
   guaranteed = coalesce(${guaranteed}, j.guaranteed),
-  timeline = {{schema}}.push_timeline(j.timeline,
-    {{schema}}.entry('active', ${worker}, 'attempt ' || (j.attempts + 1)), {{lim}})
+  tl_active = true
 from picked p
 where j.ns = $1::text and j.id = p.id
   and j.id = any (array(select p2.id from picked p2))
-returning {{job}}, p.pos`
+returning {{claimed}}, p.pos`
 }
 
 /**
  * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement. $6, if not
- * null, is the consumer's guarantee, stored on each claimed job.
+ * null, is the consumer's guarantee, stored on each claimed job. $7 is the tokens' random prefix, new for
+ * every call. The records come back with an empty timeline.
  *
  * Two arms, each an ordered index range read with `for update skip locked`, so concurrent claimers
  * never wait on each other and never get the same row: ready jobs (waiting or stalled) in delivery
@@ -153,7 +177,7 @@ returning {{job}}, p.pos`
  */
 export const CLAIM = `
 with ${pickDue({ queue: '$2::text', limit: '$3::int' })}
-${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean' })}
+${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean', tokenPrefix: '$7::text' })}
 `
 
 /**
@@ -165,7 +189,7 @@ export const RENEW = `
 with r as (
   update {{schema}}.jobs j set lock_expires_at = now() + $4::float8 * interval '1 millisecond'
   where j.ns = $1::text and j.id = $2::text
-    and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+    and ${fence('$3::text')}
   returning 1
 )
 select case
@@ -181,19 +205,20 @@ export const PROGRESS = `
 update {{schema}}.jobs j set
   progress = $4::float8,
   progress_label = $5::text,
-  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('progress', j.worker_id, $6::text), {{lim}})
+  timeline = ${push("{{schema}}.entry('progress', j.worker_id, $6::text)")},
+  tl_active = false
 where j.ns = $1::text and j.id = $2::text
-  and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+  and ${fence('$3::text')}
 returning 1
 `
 
 /** Append a handler's entry: event $4, detail $5. `at` is the server's clock, whatever the caller sent. */
 export const LOG = `
 update {{schema}}.jobs j set
-  timeline = {{schema}}.push_timeline(j.timeline,
-    {{schema}}.entry($4::text, coalesce($6::text, j.worker_id), $5::text), {{lim}})
+  timeline = ${push('{{schema}}.entry($4::text, coalesce($6::text, j.worker_id), $5::text)')},
+  tl_active = false
 where j.ns = $1::text and j.id = $2::text
-  and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+  and ${fence('$3::text')}
 returning 1
 `
 
@@ -212,12 +237,13 @@ with f as (
     run_at = case when $5::float8 is null then j.run_at else now() + $5::float8 * interval '1 millisecond' end,
     ord = case when $5::float8 is null then j.ord
       else case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq') end,
-    timeline = {{schema}}.push_timeline(j.timeline, case when $5::float8 is null
+    timeline = ${push(`case when $5::float8 is null
       then {{schema}}.entry('failed', j.worker_id, $4::text::jsonb ->> 'message')
       else {{schema}}.entry('retrying', j.worker_id,
-        ($4::text::jsonb ->> 'message') || '; next attempt in ' || $5::float8 || ' ms') end, {{lim}})
+        ($4::text::jsonb ->> 'message') || '; next attempt in ' || $5::float8 || ' ms') end`)},
+    tl_active = false
   where j.ns = $1::text and j.id = $2::text
-    and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+    and ${fence('$3::text')}
   returning j.queue, j.status
 )
 select f.status, (select pg_notify({{channel}},
@@ -238,9 +264,10 @@ with r as (
     attempts = greatest(j.attempts - 1, 0),
     run_at = now(),
     ord = -nextval('{{schema}}.job_seq'),
-    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('released', j.worker_id, null), {{lim}})
+    timeline = ${push("{{schema}}.entry('released', j.worker_id, null)")},
+    tl_active = false
   where j.ns = $1::text and j.id = $2::text
-    and j.token = $3::text and j.status = 'active' and j.lock_expires_at > now()
+    and ${fence('$3::text')}
   returning j.queue
 )
 select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', r.queue, 'd', 0)::text) is null
@@ -282,15 +309,14 @@ u as (
       else j.error
     end,
     timeline = case
-      when not j.guaranteed then {{schema}}.push_timeline(j.timeline,
-        {{schema}}.entry('worker-lost', j.worker_id, 'at-most-once job not re-run'), {{lim}})
-      when j.stalled_count + 1 > $3::int then {{schema}}.push_timeline({{schema}}.push_timeline(j.timeline,
-        {{schema}}.entry('stalled', j.worker_id, 'stall ' || (j.stalled_count + 1)), {{lim}}),
+      when not j.guaranteed then ${push("{{schema}}.entry('worker-lost', j.worker_id, 'at-most-once job not re-run')")}
+      when j.stalled_count + 1 > $3::int then {{schema}}.push_timeline(
+        ${push("{{schema}}.entry('stalled', j.worker_id, 'stall ' || (j.stalled_count + 1))")},
         {{schema}}.entry('failed', null, 'job stalled ' || (j.stalled_count + 1) || ' times (maxStalledCount '
           || $3::int || '); failed as poison'), {{lim}})
-      else {{schema}}.push_timeline(j.timeline,
-        {{schema}}.entry('stalled', j.worker_id, 'stall ' || (j.stalled_count + 1)), {{lim}})
-    end
+      else ${push("{{schema}}.entry('stalled', j.worker_id, 'stall ' || (j.stalled_count + 1))")}
+    end,
+    tl_active = false
   from s
   where j.ns = $1::text and j.id = s.id
     and j.id = any (array(select s2.id from s s2))
@@ -312,7 +338,8 @@ with c as (
     status = 'cancelled',
     token = null, lock_expires_at = null,
     finished_at = now(),
-    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('cancelled', j.worker_id, null), {{lim}})
+    timeline = ${push("{{schema}}.entry('cancelled', j.worker_id, null)")},
+    tl_active = false
   where j.ns = $1::text and j.id = $2::text and j.status not in ('completed', 'failed', 'cancelled')
   returning {{job}}
 )
@@ -332,7 +359,8 @@ with r as (
     finished_at = null, worker_id = null,
     run_at = now(),
     ord = case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq'),
-    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('retried', null, null), {{lim}})
+    timeline = ${push("{{schema}}.entry('retried', null, null)")},
+    tl_active = false
   where j.ns = $1::text and j.id = $2::text and j.status in ('failed', 'cancelled')
   returning {{job}}
 )
@@ -348,9 +376,10 @@ from r
  * completion (stale token, expired lease) changes and deletes nothing. A kept job has its token and
  * expiry cleared; `worker_id` stays as the last worker that held the job, for the audit trail (as when a
  * job fails for good or is cancelled). A removed job's `result` is not read (the caller may leave it out).
- * Both forms return `returning` for the completed rows. The `= any (array(...))` makes the rows a
- * primary-key lookup: the planner cannot size a JSON input and would otherwise hash-join it against every
- * active job of the namespace.
+ * Both forms return `returning` for the completed rows. The `= any (array(...))` and `fence()` make the
+ * rows a primary-key lookup: the planner cannot size a JSON input and would otherwise hash-join it against
+ * every active job of the namespace, read from `jobs_active`. A kept job's timeline gets the pending `active`
+ * entry (if any) and `completed`; a removed job's pending entry is never written.
  */
 function completeInput(remove: boolean, returning: string): string {
   const target = remove
@@ -360,12 +389,13 @@ function completeInput(remove: boolean, returning: string): string {
   result = i.result,
   token = null, lock_expires_at = null,
   finished_at = now(),
-  timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('completed', j.worker_id, null), {{lim}})
+  timeline = ${push("{{schema}}.entry('completed', j.worker_id, null)")},
+  tl_active = false
 from input i`
   return `${target}
 where j.ns = $1::text and j.id = i.id
   and j.id = any (array(select i2.id from input i2))
-  and j.token = i.token and j.status = 'active' and j.lock_expires_at > now()
+  and ${fence('i.token')}
 returning ${returning}`
 }
 
@@ -405,7 +435,7 @@ qn as (
 ),
 ${pickDue({ queue: '(select queue from qn)', limit: '(select coalesce(sum(c.want), 0) from c)' })},
 cl as (
-${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean' })}
+${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean', tokenPrefix: '$6::text' })}
 )
 select cl.*, case when row_number() over () = 1 then done.pairs end
 from (select coalesce(jsonb_agg(jsonb_build_array(c.id, c.token)), '[]'::jsonb) as pairs from c) done
@@ -415,10 +445,10 @@ left join cl on true
 
 /**
  * Complete many jobs (each fenced by its own token, as COMPLETE_MANY) and, in the same statement, claim
- * for worker $3 (lease $4 ms, guarantee $5) as many jobs of the completed jobs' queue as the completed
- * items asked for (`want`): a finishing run takes its slot's next job in its completion's round trip. A
- * rejected completion asks for nothing, so a stale run never claims. The caller batches one queue per
- * call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
+ * for worker $3 (lease $4 ms, guarantee $5, token prefix $6) as many jobs of the completed jobs' queue as
+ * the completed items asked for (`want`): a finishing run takes its slot's next job in its completion's
+ * round trip. A rejected completion asks for nothing, so a stale run never claims. The caller batches one
+ * queue per call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
  * One row per claimed job (the record, its delivery position, then — on one row only — the completed
  * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
  * As in CLAIM, the picked rows are updated by primary key: `limit (select sum(want) ...)` cannot be sized

@@ -1,5 +1,7 @@
 /** Statements of the Storage contract and of queue flags and locks. Placeholders as in jobs.ts. */
 
+import { push } from '../row.js'
+
 /** One record by primary key. */
 export const GET = `
 select {{job}} from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text
@@ -231,7 +233,8 @@ with r as (
   update {{schema}}.jobs j set
     status = case when j.run_at > clock_timestamp() then 'delayed' else 'waiting' end,
     ord = case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq'),
-    timeline = {{schema}}.push_timeline(j.timeline, {{schema}}.entry('resumed', null, null), {{lim}})
+    timeline = ${push("{{schema}}.entry('resumed', null, null)")},
+    tl_active = false
   where j.ns = $1::text and j.queue = $2::text and j.status = 'paused'
   returning 1
 )
