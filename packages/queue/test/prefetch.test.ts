@@ -225,6 +225,43 @@ describe('prefetch', () => {
     expect(startedA).toEqual(['a'])
   })
 
+  it('a slot takes its next job when the handler returns, while the completion is still on its way', async () => {
+    const adapters = memoryAdapter()
+    const complete = adapters.broker.complete.bind(adapters.broker)
+    let completing = 0
+    adapters.broker.complete = async (...args: Parameters<typeof complete>) => {
+      completing++
+      await new Promise((r) => setTimeout(r, 100))
+      completing--
+      return complete(...args)
+    }
+    const rt = node()
+    let running = 0
+    let most = 0
+    const startedWhileCompleting: boolean[] = []
+    const q = queue({
+      name: 'overlap',
+      runtime: rt,
+      concurrency: 1,
+      prefetch: 2,
+      handler: async () => {
+        running++
+        most = Math.max(most, running)
+        startedWhileCompleting.push(completing > 0)
+        await new Promise((r) => setTimeout(r, 5))
+        running--
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    await q.pause()
+    await q.addBulk([{ data: {} }, { data: {} }, { data: {} }])
+    await q.resume()
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.countJobs('overlap')).completed === 3)
+    expect(most).toBe(1)
+    expect(startedWhileCompleting).toEqual([false, true, true])
+  })
+
   it('bad prefetch values get a typed error', () => {
     const rt = node()
     expect(() => queue({ name: 'p1', runtime: rt, prefetch: -1, handler: () => {} })).toThrow(

@@ -142,22 +142,46 @@ export class QueueConsumer {
     },
   }
 
-  /** Run a claimed job now, or (a slot-less prefetched one) when a slot frees. */
+  /** Runs holding a slot (handler started, slot not yet given back). */
+  private readonly holding = new Set<JobRun>()
+
+  /**
+   * Run a claimed job now, or (a slot-less prefetched one) when a slot frees. With prefetch the slot is given
+   * back when the handler returns, before the settle: the next waiting job starts while the completion is on
+   * its way, and completions of many slots share one statement. Without prefetch the slot is held through the
+   * settle, whose `completeAndClaim` claims the slot's next job.
+   */
   private startRun(job: JobRecord, mayWait = true): void {
     const deferred = mayWait && this.running >= this.definition.options.concurrency
-    const run = new JobRun(this.engine, this.definition, job, this.successor, deferred)
+    const early = this.definition.options.prefetch > 0
+    const run: JobRun = new JobRun(
+      this.engine,
+      this.definition,
+      job,
+      this.successor,
+      deferred,
+      early ? () => this.freeSlot(run) : undefined,
+    )
     this.runs.set(job.id, run)
     if (deferred) this.waiting.push(run)
-    else this.running++
+    else this.holdSlot(run)
     void run.done.finally(() => {
       if (this.runs.get(job.id) === run) this.runs.delete(job.id)
-      if (run.started) {
-        this.running--
-        this.startWaiting()
-      }
+      this.freeSlot(run)
       this.settledSinceSweep++
       this.slotFreed?.()
     })
+  }
+
+  private holdSlot(run: JobRun): void {
+    this.holding.add(run)
+    this.running++
+  }
+
+  private freeSlot(run: JobRun): void {
+    if (!this.holding.delete(run)) return
+    this.running--
+    this.startWaiting()
   }
 
   /** Give free slots to prefetched runs, in delivery order; none once stopping (they are released). */
@@ -165,8 +189,7 @@ export class QueueConsumer {
     const { concurrency } = this.definition.options
     while (this.running < concurrency && this.waiting.length > 0 && !this.stopLoop.signal.aborted) {
       const run = this.waiting.shift()!
-      if (!run.begin()) continue
-      this.running++
+      if (run.begin()) this.holdSlot(run)
     }
   }
 

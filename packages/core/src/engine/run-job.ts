@@ -46,6 +46,8 @@ export class JobRun {
     private readonly successor?: { limit(): number; start(jobs: JobRecord[]): void },
     /** Claimed ahead (prefetch): lease and heartbeat now, the handler only after `begin()`. */
     deferred = false,
+    /** Called once the handler has returned or thrown, before the settle (the consumer frees the slot). */
+    private readonly onHandlerEnd?: () => void,
   ) {
     this.started = !deferred
     this.done = this.run(deferred)
@@ -154,6 +156,7 @@ export class JobRun {
     }
     this.heartbeat?.stop()
     if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
+    this.onHandlerEnd?.()
     if (this.released) return
     const reason = this.abortReason
     // A cancelled job already has its tombstone; nothing of this run may be written.
