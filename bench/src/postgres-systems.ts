@@ -53,10 +53,13 @@ function oncePerName(create: (name: string) => Promise<void>): (name: string) =>
 /** OqronKit: queue() with guaranteedWorker (heartbeat leases) on. */
 export const OQRON_WORK = { heartbeatMs: 1_000, lockTtlMs: 5_000 } as const
 
+/** Jobs claimed ahead of free slots, as Graphile Worker's localQueue.size 500 below (BENCH_OQ_PREFETCH overrides). */
+const OQRON_PREFETCH = Number(process.env.BENCH_OQ_PREFETCH ?? 500)
+
 const oqronkit: System = {
   id: 'oqronkit',
   label: 'OqronKit (@oqronkit/postgres)',
-  settings: `guaranteedWorker on (heartbeat leases), heartbeatMs ${OQRON_WORK.heartbeatMs}, lockTtlMs ${OQRON_WORK.lockTtlMs} (stall scan every 1 s), pool max 10, LISTEN/NOTIFY, removeOnComplete: true (each job deleted in its completion statement, as Graphile Worker deletes completed jobs)`,
+  settings: `guaranteedWorker on (heartbeat leases), heartbeatMs ${OQRON_WORK.heartbeatMs}, lockTtlMs ${OQRON_WORK.lockTtlMs} (stall scan every 1 s), pool max 10, LISTEN/NOTIFY, removeOnComplete: true (each job deleted in its completion statement, as Graphile Worker deletes completed jobs), prefetch ${OQRON_PREFETCH} (claims ahead in batches, as Graphile's localQueue)`,
   recoveryDefault: `lockTtlMs ${OQRON_WORK.lockTtlMs} + stall scan ≤ 1 s (defaults: 30,000 + 1,000)`,
   measureRecovery: true,
   async prepare(url) {
@@ -90,6 +93,7 @@ const oqronkit: System = {
       concurrency,
       guaranteedWorker: true,
       removeOnComplete: true,
+      prefetch: OQRON_PREFETCH,
       ...OQRON_WORK,
       handler: (ctx) => handler(ctx.data),
     })
