@@ -357,7 +357,7 @@ describe.runIf(pgBin !== null)('a PostgreSQL restart under load', () => {
       for (const id of ids) expect(perJob.get(id) ?? 0, `completions of ${id}`).toBeLessThanOrEqual(1)
       // Both workers survived the restart and went on completing jobs on new connections.
       for (const w of workers) {
-        expect(w.process.exitCode).toBeNull()
+        expect(w.process.exitCode, `${w.name} exited; its output:\n${w.logs}`).toBeNull()
         expect(
           harness.events.some(
             (e) => e.type === 'event' && e.name === 'completed' && e.worker === w.name && e.at > restartedAt,
