@@ -98,6 +98,15 @@ function reconnectBackoff(retries: number): number {
 }
 
 /**
+ * `fetch_types: false` on every client the adapter makes. postgres.js otherwise reads the array types on
+ * each new connection with a query it starts from a socket handler without handling its failure: when the
+ * server goes away during that query (a restart while workers reconnect), the process dies of an unhandled
+ * `ECONNRESET` rejection (seen in the `pg_ctl restart` crash test). No statement here returns an array
+ * (inputs go as JSON text, lists come back as jsonb), so the array parsers are never needed.
+ */
+const NO_TYPE_FETCH = false
+
+/**
  * The random part of the tokens of one claim statement, which appends each claimed row's position: one
  * draw per call instead of a `gen_random_uuid()` per row on the server. A fresh UUID per call keeps every
  * token unique across all claims, which fencing relies on.
@@ -133,7 +142,12 @@ export function postgresAdapter(
   const owned = connection.sql === undefined
   const sql: Sql =
     connection.sql ??
-    postgres(requireUrl(connection.url), { max, onnotice: () => {}, backoff: reconnectBackoff })
+    postgres(requireUrl(connection.url), {
+      max,
+      onnotice: () => {},
+      backoff: reconnectBackoff,
+      fetch_types: NO_TYPE_FETCH,
+    })
   // Claims commit without waiting for the WAL flush (synchronous_commit = off) on a small pool of their own.
   // Safe: a claim lost in a server crash only makes the job claimable again, and the token it handed out is
   // then unknown to the database, so every write of that run is fenced off. Settles, adds and renewals stay
@@ -149,6 +163,7 @@ export function postgresAdapter(
         onnotice: () => {},
         connection: { synchronous_commit: 'off', plan_cache_mode: 'force_generic_plan' },
         backoff: reconnectBackoff,
+        fetch_types: NO_TYPE_FETCH,
       })
     : sql
   const notifier = new Notifier(sql, schema, relistenDelayMs)

@@ -106,7 +106,8 @@ export type MigrateOptions = PostgresConnection & {
 export async function migrate(options: MigrateOptions): Promise<{ applied: number[]; version: number }> {
   const schema = options.schema ?? postgresAdapterDefaults.schema
   checkSchemaName(schema)
-  const sql: Sql = options.sql ?? postgres(requireUrl(options.url), { max: 1, onnotice: () => {} })
+  const sql: Sql =
+    options.sql ?? postgres(requireUrl(options.url), { max: 1, onnotice: () => {}, fetch_types: false })
   try {
     const applied = await runMigrations(sql, schema)
     return { applied, version: SCHEMA_VERSION }
