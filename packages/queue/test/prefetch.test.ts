@@ -1,4 +1,10 @@
-import { type ClaimRequest, OqronConfigError, OqronManager, OqronRuntime } from '@oqronkit/core'
+import {
+  type ClaimRequest,
+  OqronConfigError,
+  OqronManager,
+  OqronRuntime,
+  type WorkOptions,
+} from '@oqronkit/core'
 import { memoryAdapter } from '@oqronkit/memory'
 import { afterEach, describe, expect, it } from 'vitest'
 import { queue } from '../src/index.js'
@@ -25,6 +31,42 @@ function recordingAdapter() {
     return jobs
   }
   return { adapters, claims }
+}
+
+/**
+ * A consumer with one slot, busy with job `a` until `gate` opens, and `ahead` added after it and claimed
+ * ahead (waited for until the last one is active).
+ */
+async function busyWithAhead(name: string, ahead: string[], work: WorkOptions, shutdownMs = 1_000) {
+  const rt = node()
+  const gate = deferred()
+  const started: string[] = []
+  const q = queue({
+    ...work,
+    name,
+    runtime: rt,
+    concurrency: 1,
+    handler: async (ctx) => {
+      started.push(ctx.id)
+      if (ctx.id === 'a') await gate.promise
+    },
+  })
+  await rt.init({
+    adapters: memoryAdapter(),
+    logger: quiet,
+    shutdown: { signals: false, timeoutMs: shutdownMs },
+  })
+  await q.add({}, { jobId: 'a' })
+  await waitFor(() => started.includes('a'))
+  await q.addBulk(ahead.map((jobId) => ({ data: {}, options: { jobId } })))
+  const mgr = OqronManager.from(rt.getConfig())
+  const last = ahead[ahead.length - 1]!
+  await waitFor(
+    async () => (await mgr.getJob(last))?.status === 'active',
+    5_000,
+    `${last} to be claimed ahead`,
+  )
+  return { rt, mgr, gate, started }
 }
 
 describe('prefetch', () => {
@@ -66,32 +108,12 @@ describe('prefetch', () => {
   })
 
   it('prefetched jobs are active with a renewed lease while they wait, and are not counted as running', async () => {
-    const adapters = memoryAdapter()
-    const rt = node()
-    const gate = deferred()
-    const started: string[] = []
-    const q = queue({
-      name: 'slow',
-      runtime: rt,
-      concurrency: 1,
+    const { rt, mgr, gate, started } = await busyWithAhead('slow', ['b', 'c'], {
       prefetch: 2,
       heartbeatMs: 100,
       lockTtlMs: 300,
       stallIntervalMs: 50,
-      handler: async (ctx) => {
-        started.push(ctx.id)
-        if (ctx.id === 'a') await gate.promise
-      },
     })
-    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
-    await q.add({}, { jobId: 'a' })
-    await waitFor(() => started.includes('a'))
-    await q.addBulk([
-      { data: {}, options: { jobId: 'b' } },
-      { data: {}, options: { jobId: 'c' } },
-    ])
-    const mgr = OqronManager.from(rt.getConfig())
-    await waitFor(async () => (await mgr.getJob('c'))?.status === 'active', 5_000, 'c to be claimed ahead')
     expect(rt.activeJobs).toBe(1)
     // Three lease lengths pass while b and c wait: their heartbeats keep them from being recovered.
     await new Promise((r) => setTimeout(r, 1_000))
@@ -112,29 +134,7 @@ describe('prefetch', () => {
   })
 
   it('a cancelled prefetched job never starts its handler', async () => {
-    const adapters = memoryAdapter()
-    const rt = node()
-    const gate = deferred()
-    const started: string[] = []
-    const q = queue({
-      name: 'cancel-ahead',
-      runtime: rt,
-      concurrency: 1,
-      prefetch: 3,
-      handler: async (ctx) => {
-        started.push(ctx.id)
-        if (ctx.id === 'a') await gate.promise
-      },
-    })
-    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
-    await q.add({}, { jobId: 'a' })
-    await waitFor(() => started.includes('a'))
-    await q.addBulk([
-      { data: {}, options: { jobId: 'b' } },
-      { data: {}, options: { jobId: 'c' } },
-    ])
-    const mgr = OqronManager.from(rt.getConfig())
-    await waitFor(async () => (await mgr.getJob('c'))?.status === 'active')
+    const { mgr, gate, started } = await busyWithAhead('cancel-ahead', ['b', 'c'], { prefetch: 3 })
     expect(await mgr.cancelJob('b')).toBe(true)
     gate.resolve()
     await waitFor(async () => (await mgr.getJob('c'))?.status === 'completed')
@@ -144,27 +144,7 @@ describe('prefetch', () => {
   })
 
   it('stop() gives prefetched jobs back at once (attempt not counted) and drains the running one', async () => {
-    const adapters = memoryAdapter()
-    const rt = node()
-    const gate = deferred()
-    const started: string[] = []
-    const q = queue({
-      name: 'drain',
-      runtime: rt,
-      concurrency: 1,
-      prefetch: 4,
-      handler: async (ctx) => {
-        started.push(ctx.id)
-        await gate.promise
-        return 'done'
-      },
-    })
-    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 5_000 } })
-    await q.add({}, { jobId: 'a' })
-    await waitFor(() => started.includes('a'))
-    await q.addBulk(['b', 'c', 'd'].map((jobId) => ({ data: {}, options: { jobId } })))
-    const mgr = OqronManager.from(rt.getConfig())
-    await waitFor(async () => (await mgr.getJob('d'))?.status === 'active')
+    const { rt, mgr, gate, started } = await busyWithAhead('drain', ['b', 'c', 'd'], { prefetch: 4 }, 5_000)
     const stopping = rt.stop()
     // Released before the running job ends: another node can take them while this one drains.
     await waitFor(async () => (await mgr.getJob('d'))?.status === 'waiting', 2_000, 'd to be released')
