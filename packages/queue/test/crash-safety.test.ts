@@ -1,18 +1,10 @@
-import { JobCancelledError, LeaseLostError, OqronManager, OqronRuntime, StallDetector } from '@oqronkit/core'
+import { JobCancelledError, LeaseLostError, OqronManager, StallDetector } from '@oqronkit/core'
 import { memoryAdapter } from '@oqronkit/memory'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { queue } from '../src/index.js'
-import { deferred, freezableTimers, quiet, waitFor } from './helpers.js'
+import { deferred, freezableTimers, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js'
 
-const runtimes: OqronRuntime[] = []
-function node(): OqronRuntime {
-  const rt = new OqronRuntime()
-  runtimes.push(rt)
-  return rt
-}
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((rt) => rt.stop()))
-})
+const node = runtimesStoppedAfterEach()
 
 describe('two runtimes on one memory adapter', () => {
   it('recovers the job of a frozen runtime, shows stalled, rejects the late completion and aborts its signal', async () => {

@@ -1,4 +1,5 @@
-import { FreezableTimers } from '@oqronkit/core'
+import { FreezableTimers, OqronRuntime } from '@oqronkit/core'
+import { afterEach } from 'vitest'
 
 /** Timers that can be frozen: while frozen no callback runs, as if the process were SIGSTOPped. */
 export const freezableTimers = () => new FreezableTimers()
@@ -29,3 +30,19 @@ export function deferred<T = void>() {
 }
 
 export const quiet = { debug() {}, info() {}, warn() {}, error() {} }
+
+/**
+ * Call once at a test file's top level: returns `node()`, which makes a runtime that is stopped after each
+ * test.
+ */
+export function runtimesStoppedAfterEach(): () => OqronRuntime {
+  const runtimes: OqronRuntime[] = []
+  afterEach(async () => {
+    await Promise.all(runtimes.splice(0).map((rt) => rt.stop()))
+  })
+  return () => {
+    const rt = new OqronRuntime()
+    runtimes.push(rt)
+    return rt
+  }
+}

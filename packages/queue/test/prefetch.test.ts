@@ -1,24 +1,10 @@
-import {
-  type ClaimRequest,
-  OqronConfigError,
-  OqronManager,
-  OqronRuntime,
-  type WorkOptions,
-} from '@oqronkit/core'
+import { type ClaimRequest, OqronConfigError, OqronManager, type WorkOptions } from '@oqronkit/core'
 import { memoryAdapter } from '@oqronkit/memory'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { queue } from '../src/index.js'
-import { deferred, freezableTimers, quiet, waitFor } from './helpers.js'
+import { deferred, freezableTimers, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js'
 
-const runtimes: OqronRuntime[] = []
-function node(): OqronRuntime {
-  const rt = new OqronRuntime()
-  runtimes.push(rt)
-  return rt
-}
-afterEach(async () => {
-  await Promise.all(runtimes.splice(0).map((rt) => rt.stop()))
-})
+const node = runtimesStoppedAfterEach()
 
 /** A memory adapter whose claims are recorded (the limit asked for, the number handed out). */
 function recordingAdapter() {

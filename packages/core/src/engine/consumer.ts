@@ -15,8 +15,8 @@ export class QueueConsumer {
   readonly runs = new Map<string, JobRun>()
   /** Prefetched runs in delivery order, not started yet (aborted ones are skipped when their turn comes). */
   private readonly waiting: JobRun[] = []
-  /** Runs whose handler has started and not ended. */
-  private running = 0
+  /** Runs holding a slot: handler started, slot not given back yet. */
+  private readonly holding = new Set<JobRun>()
   private readonly stopLoop = new AbortController()
   private slotFreed: (() => void) | null = null
   private loopDone: Promise<void> = Promise.resolve()
@@ -39,7 +39,7 @@ export class QueueConsumer {
 
   /** Jobs whose handler is running now (not counting prefetched ones waiting for a slot). */
   get runningCount(): number {
-    return this.running
+    return this.holding.size
   }
 
   start(): void {
@@ -142,9 +142,6 @@ export class QueueConsumer {
     },
   }
 
-  /** Runs holding a slot (handler started, slot not yet given back). */
-  private readonly holding = new Set<JobRun>()
-
   /**
    * Run a claimed job now, or (a slot-less prefetched one) when a slot frees. With prefetch the slot is given
    * back when the handler returns, before the settle: the next waiting job starts while the completion is on
@@ -152,7 +149,7 @@ export class QueueConsumer {
    * settle, whose `completeAndClaim` claims the slot's next job.
    */
   private startRun(job: JobRecord, mayWait = true): void {
-    const deferred = mayWait && this.running >= this.definition.options.concurrency
+    const deferred = mayWait && this.holding.size >= this.definition.options.concurrency
     const early = this.definition.options.prefetch > 0
     const run: JobRun = new JobRun(
       this.engine,
@@ -164,7 +161,7 @@ export class QueueConsumer {
     )
     this.runs.set(job.id, run)
     if (deferred) this.waiting.push(run)
-    else this.holdSlot(run)
+    else this.holding.add(run)
     void run.done.finally(() => {
       if (this.runs.get(job.id) === run) this.runs.delete(job.id)
       this.freeSlot(run)
@@ -173,23 +170,16 @@ export class QueueConsumer {
     })
   }
 
-  private holdSlot(run: JobRun): void {
-    this.holding.add(run)
-    this.running++
-  }
-
   private freeSlot(run: JobRun): void {
-    if (!this.holding.delete(run)) return
-    this.running--
-    this.startWaiting()
+    if (this.holding.delete(run)) this.startWaiting()
   }
 
   /** Give free slots to prefetched runs, in delivery order; none once stopping (they are released). */
   private startWaiting(): void {
     const { concurrency } = this.definition.options
-    while (this.running < concurrency && this.waiting.length > 0 && !this.stopLoop.signal.aborted) {
+    while (this.holding.size < concurrency && this.waiting.length > 0 && !this.stopLoop.signal.aborted) {
       const run = this.waiting.shift()!
-      if (run.begin()) this.holdSlot(run)
+      if (run.begin()) this.holding.add(run)
     }
   }
 
