@@ -112,6 +112,27 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     client.disconnect()
   })
 
+  it('prunes in finishing order among jobs finished in the same millisecond (no tie broken by id)', async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    for (let i = 0; i < 40; i++) await adapters.broker.add(ns, newJob())
+    const claimed = await adapters.broker.claim(ns, 'q', { workerId: 'w', limit: 40, leaseMs: 30_000 })
+    expect(claimed).toHaveLength(40)
+    // Sent together on the adapter's one command connection, so Redis runs them in this order, tens in
+    // one millisecond; the order is neither the creation order nor the order of the ids.
+    const order = [...claimed].sort((a, b) => (a.id < b.id ? 1 : -1))
+    await Promise.all(order.map((job) => adapters.broker.complete(ns, job.id, job.token!, null)))
+    const request = { status: 'completed', keep: 0, maxAgeMs: null, limit: 1 } as const
+    const pruned: string[] = []
+    for (const job of order) {
+      expect(await adapters.storage.prune(ns, 'q', request)).toBe(1)
+      pruned.push(job.id)
+      expect(await adapters.storage.getJob(ns, job.id)).toBeNull()
+    }
+    expect(pruned).toEqual(order.map((job) => job.id))
+    await adapters.close()
+  })
+
   it('rejects a client with keyPrefix, which scripts cannot honour', () => {
     const client = new Redis(REDIS_URL, { keyPrefix: 'x:', lazyConnect: true })
     expect(() => redisAdapter({ client })).toThrow(/keyPrefix/)

@@ -45,7 +45,7 @@ for i = 1, n do
         'lockExpiresAt', '')
       completedSet[#completedSet + 1] = ord
       completedSet[#completedSet + 1] = id
-      finishedSet[#finishedSet + 1] = nowStr
+      finishedSet[#finishedSet + 1] = finishedScore(now, #done - 1)
       finishedSet[#finishedSet + 1] = id
     end
     want = want + tonumber(ARGV[base + 4])

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { JobRecord } from '@oqronkit/core'
 import type { CheckContext, ContractCheck } from '../types.js'
 import { sleep } from '../util.js'
-import { addJob, claimOne, needsControllableClock } from './helpers.js'
+import { addJob, claimOne, claimRequest, needsControllableClock } from './helpers.js'
 
 /** Add and complete `n` jobs one after another; returns them in finishing order. */
 async function finished(t: CheckContext, n: number, how: 'completed' | 'failed' | 'cancelled' = 'completed') {
@@ -56,6 +56,30 @@ export const retentionChecks: ContractCheck[] = [
         }),
         0,
       )
+    },
+  },
+  {
+    id: 'retention.same-millisecond',
+    title: 'prune() keeps finishing order among jobs finished back to back (many in one millisecond)',
+    async run(t) {
+      for (let i = 0; i < 12; i++) await addJob(t)
+      const claimed = await t.adapters.broker.claim(t.ns, t.queue, claimRequest({ limit: 12 }))
+      assert.equal(claimed.length, 12)
+      // Finished in the reverse of the claim order, one awaited call after another: the finishing order is
+      // neither the creation order nor the order of the ids.
+      const order = [...claimed].reverse()
+      for (const job of order) await t.adapters.broker.complete(t.ns, job.id, job.token!, null)
+      const removed = await t.adapters.storage.prune(t.ns, t.queue, {
+        status: 'completed',
+        keep: 3,
+        maxAgeMs: null,
+        limit: 100,
+      })
+      assert.equal(removed, 9)
+      for (const job of order.slice(0, 9))
+        assert.equal(await exists(t, job.id), false, `${job.id} (finished early) is removed`)
+      for (const job of order.slice(9))
+        assert.equal(await exists(t, job.id), true, `${job.id} (finished last) is kept`)
     },
   },
   {

@@ -16,7 +16,9 @@
                         delayed jobs are counted by wait/active/delayed (waiting = wait minus s:stalled)
                         and listed from those sets or by filtering `all` (src/storage.ts), so
                         add -> claim -> complete writes no per-status entry before the completion.
-    f:<status>  zset    finished jobs (completed/failed/cancelled); score = finishedAt, for prune
+    f:<status>  zset    finished jobs (completed/failed/cancelled); score = finishedAt with microseconds
+                        as a fraction (finishedScore), for prune: jobs finished in the same millisecond
+                        keep their finishing order instead of tying (a tie orders by id, i.e. at random)
     j:<id>      hash    the job record
     t:<id>      list    the job's stored timeline entries, one JSON entry per element, newest last
 
@@ -26,15 +28,28 @@
   for a job that may have been claimed calls flushActive first, so the stored list stays in time order.
 ]]
 
+-- The microseconds within the millisecond of the script's last nowMs() reading (see finishedScore).
+local clockMicros = 0
+
 -- Milliseconds by Redis' clock: lease and delay times never come from a client.
 local function nowMs()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local micros = tonumber(t[2])
+  clockMicros = micros % 1000
+  return tonumber(t[1]) * 1000 + math.floor(micros / 1000)
 end
 
 -- Integer-valued number as a decimal string (Lua's tostring keeps only 14 digits).
 local function int(n)
   return string.format('%.0f', n)
+end
+
+-- The f:<status> score of a job finished at `now`, the script's last nowMs() reading: that millisecond with
+-- its microseconds as a fraction (a double keeps microseconds apart at today's epoch). The k-th job (from 0)
+-- that one script finishes gets k microseconds more, so a batch keeps its order too; a script takes far
+-- longer than a microsecond per job it finishes, so the next script's reading is later still.
+local function finishedScore(now, k)
+  return string.format('%.3f', now + (clockMicros + (k or 0)) / 1000)
 end
 
 -- Appends `a` (and `b`, if given) to the list groups[key], creating the list on first use: batch writes
@@ -166,5 +181,5 @@ local function finish(P, id, jobKey, from, status, ord, now, field, value)
   end
   if INDEXED[from] and from ~= status then redis.call('ZREM', P .. 's:' .. from, id) end
   redis.call('ZADD', P .. 's:' .. status, ord, id)
-  redis.call('ZADD', P .. 'f:' .. status, now, id)
+  redis.call('ZADD', P .. 'f:' .. status, finishedScore(now), id)
 end
