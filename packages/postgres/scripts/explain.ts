@@ -105,7 +105,8 @@ try {
     'token:',
   ])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
-  await explain('add (one job)', J.ADD, [
+  await explain('add (one job)', J.ADD_ONE, ['explain', 'new-1', 'bulk', '{}', 0, 0, false, 1, true, 'hold'])
+  await explain('add (bulk of one)', J.ADD, [
     'explain',
     JSON.stringify([
       {

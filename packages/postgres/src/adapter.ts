@@ -262,21 +262,40 @@ export function postgresAdapter(
 
   async function addMany(ns: string, jobs: NewJob[], db: Db, depth = 0): Promise<AddResult[]> {
     if (jobs.length === 0) return []
-    const payload = JSON.stringify(
-      jobs.map((j) => ({
-        id: j.id,
-        queue: j.queue,
-        data: j.data ?? null,
-        delayMs: Math.max(0, j.delayMs ?? 0),
-        priority: j.priority ?? 0,
-        lifo: j.lifo ?? false,
-        maxAttempts: j.maxAttempts ?? 1,
-        guaranteed: j.guaranteed ?? true,
-        behavior: j.disabledBehavior ?? 'hold',
-      })),
-    )
+    const fields = (j: NewJob) => ({
+      id: j.id,
+      queue: j.queue,
+      data: j.data ?? null,
+      delayMs: Math.max(0, j.delayMs ?? 0),
+      priority: j.priority ?? 0,
+      lifo: j.lifo ?? false,
+      maxAttempts: j.maxAttempts ?? 1,
+      guaranteed: j.guaranteed ?? true,
+      behavior: j.disabledBehavior ?? 'hold',
+    })
+    let got: Row[]
+    if (jobs.length === 1) {
+      const f = fields(jobs[0]!)
+      got = await rows(
+        'add',
+        jq.ADD_ONE,
+        [
+          ns,
+          f.id,
+          f.queue,
+          JSON.stringify(f.data),
+          f.delayMs,
+          f.priority,
+          f.lifo,
+          f.maxAttempts,
+          f.guaranteed,
+          f.behavior,
+        ],
+        db,
+      )
+    } else got = await rows('add', jq.ADD, [ns, JSON.stringify(jobs.map(fields))], db)
     const inserted = new Map<string, JobRecord>()
-    for (const r of await rows('add', jq.ADD, [ns, payload], db)) inserted.set(r[0] as string, toJob(r))
+    for (const r of got) inserted.set(r[0] as string, toJob(r))
 
     const results: AddResult[] = new Array(jobs.length)
     const missing: number[] = []

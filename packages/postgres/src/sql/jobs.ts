@@ -85,6 +85,52 @@ woken as (
 select ins.*, (select count(*) from woken) from ins
 `
 
+/**
+ * Add one job: ADD for a single job with its fields as parameters, so neither side builds or parses a JSON
+ * array ($1 ns, $2 id, $3 queue, $4 data as JSON text, $5 delayMs, $6 priority, $7 lifo, $8 maxAttempts,
+ * $9 guaranteed, $10 disabled behaviour). The same rules as ADD: the disabled flag read `for share` only
+ * where set, `on conflict do nothing`, the inserted row returned (none for a duplicate or a skipped or
+ * rejected job), consumers woken unless the job was held. The one job's wake-up is sent from the final
+ * select, evaluated once for the inserted row. The single add is the pick-up latency's first round trip.
+ */
+export const ADD_ONE = `
+with held as (
+  select 1 from {{schema}}.queues q
+  where q.ns = $1::text and q.queue = $3::text and q.disabled
+  for share
+),
+r as (
+  select nextval('{{schema}}.job_seq') as seq, exists (select 1 from held) as disabled
+),
+ins as (
+  insert into {{schema}}.jobs as j
+    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline)
+  select $1::text, $2::text, $3::text,
+    case when r.disabled then 'paused' when $5::float8 > 0 then 'delayed' else 'waiting' end,
+    r.seq,
+    case when $7::boolean then -r.seq else r.seq end,
+    $4::text::jsonb,
+    $6::int,
+    $7::boolean,
+    $8::int,
+    $9::boolean,
+    now() + greatest($5::float8, 0) * interval '1 millisecond',
+    case
+      when r.disabled then jsonb_build_array({{schema}}.entry('added', null, null),
+        {{schema}}.entry('held', null, 'module disabled'))
+      else jsonb_build_array({{schema}}.entry('added', null, null))
+    end
+  from r
+  where not r.disabled or $10::text = 'hold'
+  on conflict (ns, id) do nothing
+  returning {{job}}
+)
+select ins.*,
+  case when ins.status <> 'paused' then pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text,
+    'q', ins.queue, 'd', greatest($5::float8, 0))::text) end is null
+from ins
+`
+
 /** SQL expressions a claim is made of; CLAIM and COMPLETE_AND_CLAIM bind them to their own parameters. */
 interface ClaimParams {
   queue: string
@@ -132,6 +178,12 @@ picked as (
  * and their position. The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes
  * per call) and the row's position in the claim: unique per claimed attempt without a random draw per row.
  * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
+ *
+ * The rows are found by one index scan of the primary key for all picked ids (`= any (array(...))`), not by
+ * a join with `picked`: a generic plan cannot size the picks, and a join either hash-joined them against a
+ * sequential scan of the table or, as a nested loop, re-checked every row against the whole id array
+ * (quadratic in the batch). Each row's position comes from one `jsonb_object_agg` of the picks, a keyed
+ * lookup per row.
  */
 function activatePicked({
   worker,
@@ -146,7 +198,7 @@ function activatePicked({
 }): string {
   return `update {{schema}}.jobs j set
   status = 'active',
-  token = ${tokenPrefix} || p.pos,
+  token = ${tokenPrefix} || (p.m ->> j.id),
   worker_id = ${worker},
   lock_expires_at = now() + ${leaseMs} * interval '1 millisecond',
   attempts = j.attempts + 1,
@@ -154,10 +206,10 @@ function activatePicked({
   finished_at = null,
   guaranteed = coalesce(${guaranteed}, j.guaranteed),
   tl_active = true
-from picked p
-where j.ns = $1::text and j.id = p.id
+from (select jsonb_object_agg(p.id, p.pos) as m from picked p) p
+where j.ns = $1::text
   and j.id = any (array(select p2.id from picked p2))
-returning {{claimed}}, p.pos`
+returning {{claimed}}, (p.m ->> j.id)::int`
 }
 
 /**
@@ -172,8 +224,7 @@ returning {{claimed}}, p.pos`
  * delayed job joins its priority at the back as if promoted now (a LIFO one at the front). The union
  * is cut to $3 in that order; rows of an arm that were locked but not picked are unlocked at commit,
  * a moment later. A paused or disabled queue gives [] (a one-time filter, evaluated once per call).
- * The picked rows are updated by primary key (`= any (array(...))`): a generic plan cannot size
- * `limit $3` and would otherwise hash-join the picks against a sequential scan of the whole table.
+ * The picked rows are updated by primary key (see activatePicked): a generic plan cannot size `limit $3`.
  */
 export const CLAIM = `
 with ${pickDue({ queue: '$2::text', limit: '$3::int' })}
