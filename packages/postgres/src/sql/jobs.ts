@@ -25,6 +25,15 @@ function fence(token: string): string {
   return `j.token = ${token} and j.status = (select 'active'::text) and j.lock_expires_at > now()`
 }
 
+/** A new job's timeline: `added`, and `held` when it is stored paused because its queue is disabled. */
+function addedTimeline(disabled: string): string {
+  return `case
+      when ${disabled} then jsonb_build_array({{schema}}.entry('added', null, null),
+        {{schema}}.entry('held', null, 'module disabled'))
+      else jsonb_build_array({{schema}}.entry('added', null, null))
+    end`
+}
+
 /**
  * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs, priority, lifo,
  * maxAttempts, guaranteed, behavior}. Returns the inserted rows only; the caller looks up the rest
@@ -64,11 +73,7 @@ ins as (
     (r.j ->> 'maxAttempts')::int,
     (r.j ->> 'guaranteed')::boolean,
     now() + greatest(r.delay_ms, 0) * interval '1 millisecond',
-    case
-      when r.disabled then jsonb_build_array({{schema}}.entry('added', null, null),
-        {{schema}}.entry('held', null, 'module disabled'))
-      else jsonb_build_array({{schema}}.entry('added', null, null))
-    end
+    ${addedTimeline('r.disabled')}
   from rows r
   where not r.disabled or r.j ->> 'behavior' = 'hold'
   order by r.n
@@ -115,11 +120,7 @@ ins as (
     $8::int,
     $9::boolean,
     now() + greatest($5::float8, 0) * interval '1 millisecond',
-    case
-      when r.disabled then jsonb_build_array({{schema}}.entry('added', null, null),
-        {{schema}}.entry('held', null, 'module disabled'))
-      else jsonb_build_array({{schema}}.entry('added', null, null))
-    end
+    ${addedTimeline('r.disabled')}
   from r
   where not r.disabled or $10::text = 'hold'
   on conflict (ns, id) do nothing

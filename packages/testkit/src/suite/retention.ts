@@ -29,33 +29,28 @@ async function exists(t: CheckContext, id: string): Promise<boolean> {
   return (await t.adapters.storage.getJob(t.ns, id)) !== null
 }
 
+function pruneCompleted(t: CheckContext, keep: number): Promise<number> {
+  return t.adapters.storage.prune(t.ns, t.queue, { status: 'completed', keep, maxAgeMs: null, limit: 100 })
+}
+
+/** prune() with `keep`: of `jobs` (completed, in finishing order) the first go, the newest `keep` stay. */
+async function pruneKeeping(t: CheckContext, jobs: JobRecord[], keep: number): Promise<void> {
+  const old = jobs.length - keep
+  assert.equal(await pruneCompleted(t, keep), old)
+  for (const job of jobs.slice(0, old))
+    assert.equal(await exists(t, job.id), false, `${job.id} (older) is removed`)
+  for (const job of jobs.slice(old)) assert.equal(await exists(t, job.id), true, `${job.id} (newest) is kept`)
+}
+
 export const retentionChecks: ContractCheck[] = [
   {
     id: 'retention.by-count',
     title: 'prune() keeps the newest `keep` finished jobs of a status and removes the oldest first',
     async run(t) {
       const jobs = await finished(t, 6)
-      const removed = await t.adapters.storage.prune(t.ns, t.queue, {
-        status: 'completed',
-        keep: 2,
-        maxAgeMs: null,
-        limit: 100,
-      })
-      assert.equal(removed, 4)
-      for (const job of jobs.slice(0, 4))
-        assert.equal(await exists(t, job.id), false, `${job.id} (old) is removed`)
-      for (const job of jobs.slice(4))
-        assert.equal(await exists(t, job.id), true, `${job.id} (newest) is kept`)
+      await pruneKeeping(t, jobs, 2)
       assert.equal((await t.adapters.storage.countJobs(t.ns, t.queue)).completed, 2)
-      assert.equal(
-        await t.adapters.storage.prune(t.ns, t.queue, {
-          status: 'completed',
-          keep: 2,
-          maxAgeMs: null,
-          limit: 100,
-        }),
-        0,
-      )
+      assert.equal(await pruneCompleted(t, 2), 0)
     },
   },
   {
@@ -69,17 +64,7 @@ export const retentionChecks: ContractCheck[] = [
       // neither the creation order nor the order of the ids.
       const order = [...claimed].reverse()
       for (const job of order) await t.adapters.broker.complete(t.ns, job.id, job.token!, null)
-      const removed = await t.adapters.storage.prune(t.ns, t.queue, {
-        status: 'completed',
-        keep: 3,
-        maxAgeMs: null,
-        limit: 100,
-      })
-      assert.equal(removed, 9)
-      for (const job of order.slice(0, 9))
-        assert.equal(await exists(t, job.id), false, `${job.id} (finished early) is removed`)
-      for (const job of order.slice(9))
-        assert.equal(await exists(t, job.id), true, `${job.id} (finished last) is kept`)
+      await pruneKeeping(t, order, 3)
     },
   },
   {
