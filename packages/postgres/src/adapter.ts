@@ -153,15 +153,19 @@ export function postgresAdapter(
   // then unknown to the database, so every write of that run is fenced off. Settles, adds and renewals stay
   // synchronous. With a caller's own client (`{ sql }`) claims use that client as it is.
   // The pool runs only CLAIM, whose generic plan is the custom one (index range reads cut by `limit $3`, rows
-  // updated by primary key; checked on a 400,000-job backlog too), but PostgreSQL's own choice re-plans it
-  // on every call (it cannot cost `limit $3`): force_generic_plan plans it once per connection and saves
-  // ~0.5 ms of planning per claim. (With prepared statements, PostgreSQL itself picks generic plans for the
-  // completion statements after five runs.)
+  // updated by TID; checked on a 400,000-job backlog too), but PostgreSQL's own choice re-plans it on every
+  // call (it cannot cost `limit $3`): force_generic_plan plans it once per connection and saves ~0.5 ms of
+  // planning per claim. enable_seqscan = off keeps that one plan on the TID scan even if it was made while
+  // the table was empty (every other read of CLAIM is an index range read anyway).
   const claimSql: Sql = owned
     ? postgres(requireUrl(connection.url), {
         max: Math.min(2, max),
         onnotice: () => {},
-        connection: { synchronous_commit: 'off', plan_cache_mode: 'force_generic_plan' },
+        connection: {
+          synchronous_commit: 'off',
+          plan_cache_mode: 'force_generic_plan',
+          enable_seqscan: 'off',
+        },
         backoff: reconnectBackoff,
         fetch_types: NO_TYPE_FETCH,
       })
@@ -171,9 +175,31 @@ export function postgresAdapter(
   const sq = renderAll({ ...S }, schema, notifier.channelName)
   let closed = false
 
+  // Statements that join `jobs` to a set (a JSON input, a CTE, an id array) are planned on every call with
+  // their parameters (an unnamed statement, `prepare: false`): a cached generic plan is made once from what
+  // the planner then believes of the table, and one made while `jobs` was nearly empty read the whole
+  // namespace's primary-key range per call once it was large (a complete of 25 took ~80 ms at 100,000 jobs;
+  // see docs/postgres.md, "Plans made on an empty table"). Single-row statements keep their prepared plans:
+  // equality on the whole primary key leaves the planner no other index path. CLAIM is planned once per
+  // claim-pool connection and does not depend on the table's size (see activatePicked); on a caller's own
+  // client it is planned per call too.
+  const planPerCall = new Set([
+    jq.COMPLETE_MANY,
+    jq.COMPLETE_MANY_REMOVE,
+    jq.COMPLETE_AND_CLAIM,
+    jq.COMPLETE_AND_CLAIM_REMOVE,
+    jq.RECOVER_STALLED,
+    sq.LOOKUP,
+    sq.LIST_QUEUE,
+    sq.LIST_ALL,
+    sq.PRUNE,
+    ...(owned ? [] : [jq.CLAIM]),
+  ])
+
   async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
     try {
-      return (await db.unsafe(text, params as never, { prepare }).values()) as unknown as Row[]
+      const options = { prepare: prepare && !planPerCall.has(text) }
+      return (await db.unsafe(text, params as never, options).values()) as unknown as Row[]
     } catch (err) {
       throw new AdapterError(`PostgreSQL ${op} failed: ${(err as Error).message}`, { cause: err })
     }
