@@ -71,7 +71,9 @@ describe.runIf(runSuite)('plans made on an empty table', () => {
           ['cold', cold],
           ['warm', warm],
         ] as const) {
-          for (const [name, ms] of Object.entries(await round(a))) (times[label][name] ??= []).push(ms)
+          for (const [name, ms] of Object.entries(await round(a))) {
+            times[label][name] = [...(times[label][name] ?? []), ms]
+          }
         }
       }
       const report = Object.keys(times.cold).map(
