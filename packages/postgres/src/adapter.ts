@@ -179,8 +179,8 @@ export function postgresAdapter(
   // their parameters (an unnamed statement, `prepare: false`): a cached generic plan is made once from what
   // the planner then believes of the table, and one made while `jobs` was nearly empty read the whole
   // namespace's primary-key range per call once it was large (a complete of 25 took ~80 ms at 100,000 jobs;
-  // see docs/postgres.md, "Plans made on an empty table"). Single-row statements keep their prepared plans:
-  // equality on the whole primary key leaves the planner no other index path. CLAIM is planned once per
+  // see docs/postgres.md, "Plans made on an empty table"). The other single-row statements keep their
+  // prepared plans: equality on the whole primary key leaves the planner no other index path. CLAIM is planned once per
   // claim-pool connection and does not depend on the table's size (see activatePicked); on a caller's own
   // client it is planned per call too.
   const planPerCall = new Set([
@@ -189,6 +189,10 @@ export function postgresAdapter(
     jq.COMPLETE_AND_CLAIM,
     jq.COMPLETE_AND_CLAIM_REMOVE,
     jq.RECOVER_STALLED,
+    // By id, but their status conditions prove a partial index's predicate (`jobs_list`, `jobs_finished`),
+    // which a plan made on an empty table then read by namespace alone.
+    jq.RETRY,
+    sq.REMOVE,
     sq.LOOKUP,
     sq.LIST_QUEUE,
     sq.LIST_ALL,
