@@ -28,6 +28,7 @@ import postgres from 'postgres'
 import { assertSchemaVersion, checkSchemaName, quoteIdent, requireUrl, runMigrations } from './migrate.js'
 import { Notifier } from './notifier.js'
 import {
+  NO_TYPE_FETCH,
   type PostgresAdapterOptions,
   type PostgresConnection,
   postgresAdapterDefaults,
@@ -96,15 +97,6 @@ function renderAll<T extends Statements>(set: T, schema: string, channel: string
 function reconnectBackoff(retries: number): number {
   return Math.min(1, 0.05 * 2 ** Math.min(retries, 5)) * (0.5 + Math.random() / 2)
 }
-
-/**
- * `fetch_types: false` on every client the adapter makes. postgres.js otherwise reads the array types on
- * each new connection with a query it starts from a socket handler without handling its failure: when the
- * server goes away during that query (a restart while workers reconnect), the process dies of an unhandled
- * `ECONNRESET` rejection (seen in the `pg_ctl restart` crash test). No statement here returns an array
- * (inputs go as JSON text, lists come back as jsonb), so the array parsers are never needed.
- */
-const NO_TYPE_FETCH = false
 
 /**
  * The random part of the tokens of one claim statement, which appends each claimed row's position: one
@@ -180,9 +172,9 @@ export function postgresAdapter(
   // the planner then believes of the table, and one made while `jobs` was nearly empty read the whole
   // namespace's primary-key range per call once it was large (a complete of 25 took ~80 ms at 100,000 jobs;
   // see docs/postgres.md, "Plans made on an empty table"). The other single-row statements keep their
-  // prepared plans: equality on the whole primary key leaves the planner no other index path. CLAIM is planned once per
-  // claim-pool connection and does not depend on the table's size (see activatePicked); on a caller's own
-  // client it is planned per call too.
+  // prepared plans: equality on the whole primary key leaves the planner no other index path. CLAIM is
+  // planned once per claim-pool connection and does not depend on the table's size (see activatePicked);
+  // on a caller's own client it is planned per call too.
   const planPerCall = new Set([
     jq.COMPLETE_MANY,
     jq.COMPLETE_MANY_REMOVE,

@@ -4,7 +4,13 @@ import { SchemaVersionError } from './errors.js'
 import m000001 from './migrations/000001.sql'
 import m000002 from './migrations/000002.sql'
 import m000003 from './migrations/000003.sql'
-import { isValidSchemaName, type PostgresConnection, postgresAdapterDefaults, type Sql } from './options.js'
+import {
+  isValidSchemaName,
+  NO_TYPE_FETCH,
+  type PostgresConnection,
+  postgresAdapterDefaults,
+  type Sql,
+} from './options.js'
 
 /** Numbered, append-only migrations, inlined at build. A new one is appended here and never edited. */
 export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [
@@ -107,7 +113,8 @@ export async function migrate(options: MigrateOptions): Promise<{ applied: numbe
   const schema = options.schema ?? postgresAdapterDefaults.schema
   checkSchemaName(schema)
   const sql: Sql =
-    options.sql ?? postgres(requireUrl(options.url), { max: 1, onnotice: () => {}, fetch_types: false })
+    options.sql ??
+    postgres(requireUrl(options.url), { max: 1, onnotice: () => {}, fetch_types: NO_TYPE_FETCH })
   try {
     const applied = await runMigrations(sql, schema)
     return { applied, version: SCHEMA_VERSION }

@@ -1,5 +1,5 @@
 import postgres from 'postgres'
-import type { Sql } from './options.js'
+import { NO_TYPE_FETCH, type Sql } from './options.js'
 
 /** A NOTIFY payload: work may be available (`w`) or a job was cancelled (`c`). */
 type Message = { t: 'w'; n: string; q: string; d: number } | { t: 'c'; n: string; i: string }
@@ -77,7 +77,7 @@ export class Notifier {
       max: 1,
       idle_timeout: null,
       max_lifetime: null,
-      fetch_types: false,
+      fetch_types: NO_TYPE_FETCH,
       onnotice: () => {},
       onnotify: (channel: string, payload: string) => {
         if (channel === this.channel) this.dispatch(payload)

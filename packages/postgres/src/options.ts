@@ -56,3 +56,13 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/
 export function isValidSchemaName(schema: string): boolean {
   return SCHEMA_NAME.test(schema)
 }
+
+/**
+ * `fetch_types: false` on every client the adapter makes (its pools, its LISTEN connection, `migrate()`'s).
+ * postgres.js otherwise reads the array types on each new connection with a query it starts from a socket
+ * handler without handling its failure: when the server goes away during that query (a restart while
+ * workers reconnect), the process dies of an unhandled `ECONNRESET` rejection (seen in the `pg_ctl restart`
+ * crash test). No statement here returns an array (inputs go as JSON text, lists come back as jsonb), so
+ * the array parsers are never needed. Internal (not exported from the package).
+ */
+export const NO_TYPE_FETCH = false

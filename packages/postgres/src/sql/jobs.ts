@@ -504,8 +504,8 @@ left join cl on true
  * queue per call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
  * One row per claimed job (the record, its delivery position, then — on one row only — the completed
  * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
- * As in CLAIM, the picked rows are updated by primary key: `limit (select sum(want) ...)` cannot be sized
- * either, and without the `= any (array(...))` the planner chose a sequential scan of the table.
+ * As in CLAIM, the picked rows are updated by TID (see activatePicked); this statement is planned per call
+ * (`limit (select sum(want) ...)` cannot be sized by a generic plan), so the plan sees the table's real size.
  */
 export const COMPLETE_AND_CLAIM = completeAndClaim(false)
 
