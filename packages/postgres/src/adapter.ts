@@ -181,6 +181,7 @@ export function postgresAdapter(
     jq.COMPLETE_AND_CLAIM,
     jq.COMPLETE_AND_CLAIM_REMOVE,
     jq.RECOVER_STALLED,
+    jq.RELEASE_CLAIM,
     // By id, but their status conditions prove a partial index's predicate (`jobs_list`, `jobs_finished`),
     // which a plan made on an empty table then read by namespace alone.
     jq.RETRY,
@@ -199,6 +200,34 @@ export function postgresAdapter(
     } catch (err) {
       throw new AdapterError(`PostgreSQL ${op} failed: ${(err as Error).message}`, { cause: err })
     }
+  }
+
+  // A claim whose reply never arrived (the connection dropped after the statement was sent) may have
+  // committed: its jobs would sit leased to nobody until the lease expires and a stall scan recovers them
+  // (lockTtlMs, 30 s by default), counting a stall. Its caller still knows the claim's token prefix, so the
+  // jobs are given back at once instead: RELEASE_CLAIM on the main pool, retried with a doubling delay
+  // (the server may be restarting) until the lease would have expired anyway or the adapter closes. After
+  // an error that rolled the claim back it finds nothing. Runs in the background; the caller's error stands.
+  const givingBack = new Set<NodeJS.Timeout>()
+  function giveBackClaim(ns: string, queue: string | null, prefix: string, leaseMs: number): void {
+    const until = Date.now() + leaseMs
+    let delay = 50
+    const attempt = async () => {
+      if (closed) return
+      try {
+        await rows('releaseClaim', jq.RELEASE_CLAIM, [ns, queue, prefix])
+      } catch {
+        if (closed || Date.now() + delay >= until) return
+        const timer = setTimeout(() => {
+          givingBack.delete(timer)
+          void attempt()
+        }, delay)
+        timer.unref()
+        givingBack.add(timer)
+        delay = Math.min(1_000, delay * 2)
+      }
+    }
+    void attempt()
   }
 
   // Group commit of `complete`: one statement per burst, each job fenced on its own. Removing and keeping
@@ -237,6 +266,8 @@ export function postgresAdapter(
   const finisher = new Batcher<
     {
       ns: string
+      /** The completed job's queue, if this adapter handed it out (null: read from the row). */
+      queue: string | null
       remove: boolean
       id: string
       token: string
@@ -247,21 +278,29 @@ export function postgresAdapter(
     { completed: boolean; jobs: JobRecord[] }
   >(
     async (_key, items) => {
-      const { ns, remove, next } = items[0]!
+      const { ns, queue, remove, next } = items[0]!
       const input = JSON.stringify(
         items.map(({ id, token, result, want }) =>
           remove ? { id, token, want } : { id, token, result, want },
         ),
       )
       const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
-      const got = await rows('completeAndClaim', text, [
-        ns,
-        input,
-        next.workerId,
-        next.leaseMs,
-        next.guaranteed ?? null,
-        tokenPrefix(),
-      ])
+      const prefix = tokenPrefix()
+      let got: Row[]
+      try {
+        got = await rows('completeAndClaim', text, [
+          ns,
+          input,
+          next.workerId,
+          next.leaseMs,
+          next.guaranteed ?? null,
+          prefix,
+        ])
+      } catch (error) {
+        // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
+        if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs)
+        throw error
+      }
       const done = new Set<string>()
       const pairs = got.find((r) => r[JOB_WIDTH + 1] !== null)?.[JOB_WIDTH + 1] ?? []
       for (const [id, token] of pairs as [string, string][]) done.add(`${id}\u0000${token}`)
@@ -371,6 +410,7 @@ export function postgresAdapter(
     async claim(ns, queue, request: ClaimRequest) {
       if (request.limit < 1) return []
       notifier.markClaim(`${ns}\u0000${queue}`)
+      const prefix = tokenPrefix()
       const params = [
         ns,
         queue,
@@ -378,9 +418,15 @@ export function postgresAdapter(
         request.workerId,
         request.leaseMs,
         request.guaranteed ?? null,
-        tokenPrefix(),
+        prefix,
       ]
-      const got = await rows('claim', jq.CLAIM, params, claimSql)
+      let got: Row[]
+      try {
+        got = await rows('claim', jq.CLAIM, params, claimSql)
+      } catch (error) {
+        giveBackClaim(ns, queue, prefix, request.leaseMs)
+        throw error
+      }
       // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
       if (got.length > 1) got.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
       return remember(ns, got.map(toJob))
@@ -430,6 +476,7 @@ export function postgresAdapter(
       if (queue !== undefined) notifier.markClaim(`${ns}\u0000${queue}`)
       return finisher.push(key, {
         ns,
+        queue: queue ?? null,
         remove,
         id,
         token,
@@ -635,6 +682,8 @@ export function postgresAdapter(
     async close() {
       if (closed) return
       closed = true
+      for (const timer of givingBack) clearTimeout(timer)
+      givingBack.clear()
       await notifier.close()
       if (owned) await Promise.all([sql.end({ timeout: 5 }), claimSql.end({ timeout: 5 })])
     },

@@ -328,6 +328,34 @@ from r
 `
 
 /**
+ * Give back what one claim statement handed out, when its reply never arrived (the connection dropped
+ * after the statement was sent): the jobs of namespace $1 (queue $2, or any queue if null) that are active
+ * under a token of prefix $3 (the claim's `tokenPrefix`, a UUID made for that call only) with a lease not
+ * yet expired, found among the active jobs (`jobs_active`, a set bounded by the consumers' concurrency).
+ * Nobody holds those tokens: the claim's caller never learnt them. Each job goes back as `release` gives
+ * one back (attempt not counted, a `released` entry), keeping its place in the queue (`ord` unchanged: a
+ * claim takes the front, so they stay at the front). If the claim never ran or rolled back, nothing
+ * matches. Returns how many jobs it gave back; wakes the queues' consumers.
+ */
+export const RELEASE_CLAIM = `
+with r as (
+  update {{schema}}.jobs j set
+    status = 'waiting',
+    token = null, worker_id = null, lock_expires_at = null,
+    attempts = greatest(j.attempts - 1, 0),
+    run_at = now(),
+    timeline = ${push("{{schema}}.entry('released', j.worker_id, 'claim reply lost')")},
+    tl_active = false
+  where j.ns = $1::text and ($2::text is null or j.queue = $2::text)
+    and j.status = 'active' and left(j.token, length($3::text)) = $3::text and j.lock_expires_at > now()
+  returning j.queue
+)
+select count(*)::int, (select count(pg_notify({{channel}},
+  json_build_object('t', 'w', 'n', $1::text, 'q', q.queue, 'd', 0)::text)) from (select distinct queue from r) q)
+from r
+`
+
+/**
  * Stall scan of queue $2: at most $4 active jobs whose lease expired by the server's clock, oldest
  * expiry first, found among the queue's active jobs in the partial `jobs_active` index (a set bounded by
  * the consumers' concurrency; the expiry is not a key, so renewals stay HOT), locked `skip locked`, so
