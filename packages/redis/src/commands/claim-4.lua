@@ -16,7 +16,12 @@
   order, and write status, token, worker, lease, attempts and the (pending) `active` entry of each job.
 
   Returns { json, ... } for the claimed jobs (one JSON array of the JOB_FIELDS values per job, timeline left
-  out); {} while the queue is paused or disabled.
+  out); {} while the queue is paused or disabled. A re-send of a call that claimed jobs (same tokenHead)
+  returns those jobs again instead of claiming more (see replayClaim in includes/claim.lua).
 ]]
-return claimJobs(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
-  ARGV[5], ARGV[6], ARGV[7], nowMs())
+local mark = claimMark(ARGV[1], ARGV[5])
+if redis.call('EXISTS', mark) == 1 then return replayClaim(ARGV[1], KEYS[4], ARGV[5], ARGV[6]) end
+local jobs = claimJobs(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]),
+  tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], nowMs())
+if #jobs > 0 then redis.call('SET', mark, '1', 'PX', CLAIM_MARK_MS) end
+return jobs

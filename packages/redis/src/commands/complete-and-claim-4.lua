@@ -20,10 +20,21 @@
 
   Returns { flags, jobs }: flags[i] is 1 when completion i was accepted, else 0; jobs are the claimed jobs
   (one JSON string each, as claim-4.lua returns them), at most the sum of `want` over accepted completions
-  (fewer when the queue runs dry; none while it is paused or disabled), in claim order.
+  (fewer when the queue runs dry; none while it is paused or disabled), in claim order. A re-send of a call
+  that settled something (same tokenHead) answers the same flags and the jobs it claimed, and changes
+  nothing (see replayClaim in includes/claim.lua).
 ]]
 local active, P = KEYS[1], ARGV[1]
 local remove, idx, queue = ARGV[7] == '1', ARGV[8], ARGV[9]
+-- A re-send of a call that ran (see replayClaim in includes/claim.lua): the flags it answered, and the jobs
+-- it claimed that are still active under its tokens.
+local mark = claimMark(P, ARGV[4])
+local ran = redis.call('GET', mark)
+if ran then
+  local replayed = {}
+  for i = 1, #ran do replayed[i] = string.byte(ran, i) - 48 end
+  return { replayed, replayClaim(P, active, ARGV[4], ARGV[5]) }
+end
 local now = nowMs()
 local nowStr = int(now)
 local n = tonumber(ARGV[10])
@@ -66,5 +77,7 @@ if #done > 0 then
     redis.call('ZADD', P .. 'f:completed', unpack(finishedSet))
   end
 end
-return { flags, claimJobs(KEYS[2], KEYS[3], KEYS[4], active, P, ARGV[2], math.min(want, 1000),
-  tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], now) }
+local jobs = claimJobs(KEYS[2], KEYS[3], KEYS[4], active, P, ARGV[2], math.min(want, 1000),
+  tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], now)
+if #done > 0 then redis.call('SET', mark, table.concat(flags), 'PX', CLAIM_MARK_MS) end
+return { flags, jobs }

@@ -84,3 +84,39 @@ local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseM
   end
   return jobs
 end
+
+--[[
+  Replay of a claim whose reply was lost. ioredis re-sends a command left without a reply when its
+  connection drops (autoResendUnfulfilledCommands, on by default), so a claim that ran but whose reply never
+  arrived runs again; before, the second run claimed more jobs and the first run's jobs were held by nobody
+  until their lease expired (and an at-most-once job then failed as "worker lost" without ever running).
+  A call that claimed or settled something leaves a marker `P .. 'c:' .. tokenHead` (its tokenHead is new
+  for every call, the same for a re-send); a run that finds the marker is a re-send and answers what the
+  first run did instead of doing it again. The marker holds only what the reply cannot be rebuilt from
+  (complete-and-claim's flags) and lives CLAIM_MARK_MS; a re-send after that runs anew, as before.
+]]
+local CLAIM_MARK_MS = 60000
+
+local function claimMark(P, tokenHead)
+  return P .. 'c:' .. tokenHead
+end
+
+-- The jobs a call with `tokenHead` claimed that are still active under its tokens, as that call returned
+-- them (whole records, one JSON string each, in claim order: the token's number is the position). They are
+-- found among the queue's active jobs, a set bounded by the consumers' slots; this runs only on a re-send.
+local function replayClaim(P, active, tokenHead, tokenTail)
+  local found = {}
+  local head, tail = #tokenHead, #tokenTail
+  for _, id in ipairs(redis.call('ZRANGE', active, 0, -1)) do
+    local f = redis.call('HMGET', P .. 'j:' .. id, unpack(JOB_FIELDS))
+    local token = f[JF.token]
+    if f[JF.status] == 'active' and token and string.sub(token, 1, head) == tokenHead then
+      found[#found + 1] = { tonumber(string.sub(token, head + 1, #token - tail)), cjson.encode(f) }
+    end
+  end
+  table.sort(found, function(a, b) return a[1] < b[1] end)
+  local jobs = {}
+  for i, pair in ipairs(found) do jobs[i] = pair[2] end
+  return jobs
+end
+
