@@ -150,4 +150,20 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     expect(outcome.jobs.map((j) => j.id)).toEqual([next[0]!.id, next[1]!.id])
     expect(await a.storage.countJobs(ns, q)).toMatchObject({ completed: 1, active: 2, waiting: 1 })
   })
+  it('fail: the re-sent call reports the failure the first run stored, instead of rejecting it', async () => {
+    const ns = randomNs()
+    const q = queue()
+    await a.broker.add(ns, newJob({ queue: q }))
+    const [job] = await a.broker.claim(ns, q, { ...request, limit: 1 })
+    const losing = proxy.loseReplyTo(job!.token!)
+    const error = { name: 'Error', message: 'boom' }
+    // Before: the re-send found the lease cleared and answered false (lease lost).
+    expect(await a.broker.fail(ns, job!.id, job!.token!, { error, retryDelayMs: 0 })).toBe(true)
+    await losing
+    expect(await a.storage.getJob(ns, job!.id)).toMatchObject({ status: 'waiting', attempts: 1 })
+    // The marker answers only that token: a stale token is still rejected.
+    expect(
+      await a.broker.fail(ns, job!.id, job!.token!.replace(/^[^.]*/, 'stale'), { error, retryDelayMs: 0 }),
+    ).toBe(false)
+  })
 })
