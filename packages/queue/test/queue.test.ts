@@ -231,6 +231,12 @@ function losingReplies(lost: number) {
     if (left-- > 0) throw new AdapterError('connection lost before the reply')
     return outcome
   }
+  const fail = broker.fail.bind(broker)
+  broker.fail = async (...args) => {
+    const applied = await fail(...args)
+    if (left-- > 0) throw new AdapterError('connection lost before the reply')
+    return applied
+  }
   return adapters
 }
 
@@ -261,6 +267,39 @@ describe('a completion whose reply was lost', () => {
       else expect(stored?.status).toBe('completed')
     })
   }
+})
+
+describe('a failure whose reply was lost', () => {
+  it('is reported as retrying / failed, not as a lost lease, when the retry finds it applied', async () => {
+    let q!: ReturnType<typeof queue>
+    // Both attempts' failure replies are lost: the retrying one, then the final one.
+    const { rt, mgr } = await started((rt) => {
+      q = queue({
+        name: 'lost-fail-reply',
+        runtime: rt,
+        retries: { max: 1, strategy: 'fixed', baseDelay: 0, jitter: 0 },
+        handler: async () => {
+          throw new Error('boom')
+        },
+      })
+    }, losingReplies(2))
+    const events: string[] = []
+    const lost: string[] = []
+    rt.on('retrying', (e) => events.push(`retrying ${e.job.attempts}`))
+    rt.on('failed', (e) => events.push(`failed ${e.job.attempts}`))
+    rt.on('lease-lost', (e) => lost.push(e.jobId))
+    rt.on('error', () => {})
+    await q.add({}, { jobId: 'f1' })
+    await waitFor(async () => events.length === 2, 5_000, 'the retrying and failed events')
+    expect(events).toEqual(['retrying 1', 'failed 2'])
+    expect(lost).toEqual([])
+    expect(rt.engineContext().staleWrites).toBe(0)
+    expect(await mgr.getJob('f1')).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: { message: 'boom' },
+    })
+  })
 })
 
 describe('queue API', () => {

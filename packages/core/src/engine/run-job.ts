@@ -167,7 +167,7 @@ export class JobRun {
     for (let attempt = 0; ; attempt++) {
       try {
         if (ok) await this.complete(value, attempt > 0)
-        else await this.fail(value)
+        else await this.fail(value, attempt > 0)
         return
       } catch (error) {
         engine.events.emit('error', { error, where: `settling job ${job.id}` })
@@ -231,7 +231,8 @@ export class JobRun {
     }
   }
 
-  private async fail(thrown: unknown): Promise<void> {
+  /** `retried`: as for `complete`, an earlier try may have been applied with only its reply lost. */
+  private async fail(thrown: unknown, retried: boolean): Promise<void> {
     const { engine, job, definition } = this
     const error = toJobError(thrown)
     const final = this.discarded || job.attempts >= job.maxAttempts
@@ -242,10 +243,47 @@ export class JobRun {
       : typeof hinted === 'number' && Number.isFinite(hinted) && hinted >= 0
         ? Math.round(hinted)
         : retryDelay(definition.options.retries, job.attempts)
-    if (await engine.adapters.broker.fail(engine.ns, job.id, this.token, { error, retryDelayMs: delayMs })) {
+    let applied = await engine.adapters.broker.fail(engine.ns, job.id, this.token, {
+      error,
+      retryDelayMs: delayMs,
+    })
+    if (!applied && retried) applied = await this.failedByUs(error, delayMs === null)
+    if (applied) {
       if (delayMs === null) engine.events.emit('failed', { job, error, final: true })
       else engine.events.emit('retrying', { job, error, delayMs })
     } else this.stale('failure rejected')
+  }
+
+  /**
+   * Whether this run's failure is what the backend holds, with the same stall count and error: failed for
+   * good by this worker in this attempt (same `startedAt`), or, retried, back in the queue with this attempt
+   * counted (or already claimed for the next one). A lease lost meanwhile shows as a stall (the count moved),
+   * a cancellation or another error. A read that fails says no.
+   */
+  private async failedByUs(error: JobError, final: boolean): Promise<boolean> {
+    const { engine, job } = this
+    try {
+      const stored = await engine.adapters.storage.getJob(engine.ns, job.id)
+      if (!stored || stored.stalledCount !== job.stalledCount || stored.error?.message !== error.message) {
+        return false
+      }
+      if (final) {
+        return (
+          stored.status === 'failed' &&
+          stored.workerId === engine.workerId &&
+          stored.startedAt === job.startedAt &&
+          stored.attempts === job.attempts
+        )
+      }
+      return (
+        ((stored.status === 'waiting' || stored.status === 'delayed') &&
+          stored.startedAt === job.startedAt &&
+          stored.attempts === job.attempts) ||
+        (stored.status === 'active' && stored.attempts === job.attempts + 1)
+      )
+    } catch {
+      return false
+    }
   }
 
   /** A fenced write was refused: count it, say so, and make sure the handler's signal is aborted. */
