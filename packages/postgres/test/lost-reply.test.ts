@@ -1,109 +1,68 @@
-import { once } from 'node:events'
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import type { JobStatus } from '@oqronkit/core'
+import { LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type PostgresAdapters, postgresAdapter } from '../src/index.js'
 import { DATABASE_URL, dropSchema, newJob, randomSchema, runSuite, sleep } from './helpers.js'
+
+/** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
+const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
+
+/**
+ * Loses the reply to the first statement whose Parse message contains `marker`: its Parse, Bind and Execute
+ * reach the server, and from its Execute on nothing comes back; the connection is cut once the server says
+ * it is ready for the next query, i.e. the statement ran and committed. Reads the client's messages whole
+ * (type byte and length; a new connection starts with the startup message, which has no type byte).
+ */
+function loseStatementReply(marker: string): (fresh: boolean) => ReplyLoss {
+  const wanted = Buffer.from(marker)
+  return (fresh) => {
+    let pending = Buffer.alloc(0)
+    let startup = fresh
+    let marked = false
+    return {
+      sent(chunk) {
+        pending = Buffer.concat([bytes(pending), bytes(chunk)])
+        for (;;) {
+          const head = startup ? 0 : 1
+          if (pending.length < head + 4) return false
+          const size = head + pending.readUInt32BE(head)
+          if (pending.length < size) return false
+          const type = startup ? '' : String.fromCharCode(pending[0]!)
+          const message = pending.subarray(0, size)
+          pending = pending.subarray(size)
+          startup = false
+          if (type === 'P' && message.includes(wanted)) marked = true
+          else if (type === 'E' && marked) return true
+        }
+      },
+      cut: (held) => held.includes(READY_FOR_QUERY),
+    }
+  }
+}
 
 /** A Buffer seen as a plain Uint8Array (Node 20's Buffer typings and TypeScript 5.9 disagree). */
 function bytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength)
 }
 
-/** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
-const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
-
-/**
- * A TCP proxy on 127.0.0.1 in front of the PostgreSQL at DATABASE_URL that can lose one reply. Once armed
- * with a marker, the first statement whose Parse message contains it is let through, and from its Execute on
- * the server's answer is withheld; as soon as the server says it is ready for the next query (the statement
- * ran and committed) the connection is cut on both sides. The caller never hears of its statement.
- */
-class ReplyLosingProxy {
-  private armed: Buffer | null = null
-  private lost: (() => void) | null = null
-  readonly sockets = new Set<Socket>()
-  constructor(private readonly server: Server) {}
-
-  static async start(): Promise<ReplyLosingProxy> {
-    const target = new URL(DATABASE_URL)
-    const server = createServer()
-    const proxy = new ReplyLosingProxy(server)
-    server.on('connection', (client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname)
-      proxy.sockets.add(client).add(upstream)
-      // Client → server messages, read whole: the startup message (no type byte), then type + length.
-      let pending: Buffer = Buffer.alloc(0)
-      let startup = true
-      let marked = false
-      let withholding = false
-      let held: Buffer = Buffer.alloc(0)
-      client.on('data', (chunk: Buffer) => {
-        upstream.write(bytes(chunk))
-        pending = Buffer.concat([bytes(pending), bytes(chunk)])
-        for (;;) {
-          const head = startup ? 0 : 1
-          if (pending.length < head + 4) break
-          const size = head + pending.readUInt32BE(head)
-          if (pending.length < size) break
-          const type = startup ? '' : String.fromCharCode(pending[0]!)
-          const message = pending.subarray(0, size)
-          pending = pending.subarray(size)
-          startup = false
-          if (type === 'P' && proxy.armed && message.includes(proxy.armed)) {
-            proxy.armed = null
-            marked = true
-          } else if (type === 'E' && marked) {
-            withholding = true
-          }
-        }
-      })
-      upstream.on('data', (chunk: Buffer) => {
-        if (!withholding) {
-          client.write(bytes(chunk))
-          return
-        }
-        held = Buffer.concat([bytes(held), bytes(chunk)])
-        if (held.includes(READY_FOR_QUERY)) {
-          client.destroy()
-          upstream.destroy()
-          proxy.lost?.()
-        }
-      })
-      const close = () => {
-        client.destroy()
-        upstream.destroy()
-      }
-      client.on('error', close).on('close', close)
-      upstream.on('error', close).on('close', close)
-    })
-    server.listen(0, '127.0.0.1')
-    await once(server, 'listening')
-    return proxy
+/** The queue's counts once `ready` holds, or after 3 s whatever they are. */
+async function countsOnce(
+  a: PostgresAdapters,
+  ns: string,
+  queue: string,
+  ready: (c: Record<JobStatus, number>) => boolean,
+) {
+  const t0 = Date.now()
+  let counts = await a.storage.countJobs(ns, queue)
+  while (!ready(counts) && Date.now() - t0 < 3_000) {
+    await sleep(25)
+    counts = await a.storage.countJobs(ns, queue)
   }
-
-  get url(): string {
-    const url = new URL(DATABASE_URL)
-    url.hostname = '127.0.0.1'
-    url.port = String((this.server.address() as { port: number }).port)
-    return url.toString()
-  }
-
-  /** Lose the reply to the next statement whose bytes contain `marker`; resolves once it is lost. */
-  loseReplyTo(marker: string): Promise<void> {
-    this.armed = Buffer.from(marker)
-    return new Promise((resolve) => {
-      this.lost = resolve
-    })
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy()
-    this.server.close()
-  }
+  return counts
 }
 
 describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at once', () => {
-  let proxy: ReplyLosingProxy
+  let proxy: LossyProxy
   let a: PostgresAdapters
   let schema: string
   let n = 0
@@ -111,15 +70,18 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
   const request = { workerId: 'w-lost', leaseMs: 60_000 }
 
   beforeAll(async () => {
-    proxy = await ReplyLosingProxy.start()
+    const target = new URL(DATABASE_URL)
+    proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
+    const url = new URL(DATABASE_URL)
+    url.port = String(proxy.port)
     schema = randomSchema()
     // prepare: false, so every statement carries its text (the proxy's marker), not only its first run.
-    a = postgresAdapter({ url: proxy.url }, { schema, prepare: false })
+    a = postgresAdapter({ url: url.toString() }, { schema, prepare: false })
     await a.open()
   })
   afterAll(async () => {
     await a?.close()
-    await proxy?.close()
+    proxy?.close()
     await dropSchema(schema)
   })
 
@@ -130,18 +92,12 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     const lost = [newJob('q'), newJob('q'), newJob('q')]
     const later = newJob('q')
     await a.broker.addBulk(s, [...lost, later])
-    const losing = proxy.loseReplyTo('jsonb_object_agg')
+    const losing = proxy.loseReply(loseStatementReply('jsonb_object_agg'))
     await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow()
     await losing
     // The claim committed (3 taken, `later` left waiting), but nobody holds its tokens: without the
     // give-back they would stay active for the whole 60 s lease.
-    const t0 = Date.now()
-    let counts = await a.storage.countJobs(s, 'q')
-    while (counts.waiting < 4 && Date.now() - t0 < 3_000) {
-      await sleep(25)
-      counts = await a.storage.countJobs(s, 'q')
-    }
-    expect(counts).toMatchObject({ waiting: 4, active: 1 })
+    expect(await countsOnce(a, s, 'q', (c) => c.waiting === 4)).toMatchObject({ waiting: 4, active: 1 })
     const stillHeld = await a.storage.getJob(s, other!.id)
     expect(stillHeld).toMatchObject({ status: 'active', token: other!.token })
     for (const job of lost) {
@@ -163,18 +119,16 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     expect(running!.id).toBe(first.id)
     const next = [newJob('q'), newJob('q'), newJob('q')]
     await a.broker.addBulk(s, next)
-    const losing = proxy.loseReplyTo('jsonb_to_recordset')
+    const losing = proxy.loseReply(loseStatementReply('jsonb_to_recordset'))
     await expect(
       a.broker.completeAndClaim!(s, running!.id, running!.token!, { ok: 1 }, { ...request, limit: 2 }),
     ).rejects.toThrow()
     await losing
-    const t0 = Date.now()
-    let counts = await a.storage.countJobs(s, 'q')
-    while (counts.waiting < 3 && Date.now() - t0 < 3_000) {
-      await sleep(25)
-      counts = await a.storage.countJobs(s, 'q')
-    }
-    expect(counts).toMatchObject({ completed: 1, waiting: 3, active: 0 })
+    expect(await countsOnce(a, s, 'q', (c) => c.waiting === 3)).toMatchObject({
+      completed: 1,
+      waiting: 3,
+      active: 0,
+    })
     expect(await a.storage.getJob(s, first.id)).toMatchObject({ status: 'completed', result: { ok: 1 } })
   })
   test('close() after lost replies does not wait out its grace period for the cut connections', async () => {

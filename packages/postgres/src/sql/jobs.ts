@@ -306,19 +306,27 @@ from f
 `
 
 /**
+ * The assignments that give row `j` back unrun: `waiting`, lease cleared, the attempt not counted, a
+ * `released` entry with `detail` (an SQL expression).
+ */
+function released(detail: string): string {
+  return `status = 'waiting',
+    token = null, worker_id = null, lock_expires_at = null,
+    attempts = greatest(j.attempts - 1, 0),
+    run_at = now(),
+    timeline = ${push(`{{schema}}.entry('released', j.worker_id, ${detail})`)},
+    tl_active = false`
+}
+
+/**
  * Give the job back at once (graceful shutdown) at the front of its priority: the attempt is not
  * counted, consumers are woken.
  */
 export const RELEASE = `
 with r as (
   update {{schema}}.jobs j set
-    status = 'waiting',
-    token = null, worker_id = null, lock_expires_at = null,
-    attempts = greatest(j.attempts - 1, 0),
-    run_at = now(),
-    ord = -nextval('{{schema}}.job_seq'),
-    timeline = ${push("{{schema}}.entry('released', j.worker_id, null)")},
-    tl_active = false
+    ${released('null')},
+    ord = -nextval('{{schema}}.job_seq')
   where j.ns = $1::text and j.id = $2::text
     and ${fence('$3::text')}
   returning j.queue
@@ -340,12 +348,7 @@ from r
 export const RELEASE_CLAIM = `
 with r as (
   update {{schema}}.jobs j set
-    status = 'waiting',
-    token = null, worker_id = null, lock_expires_at = null,
-    attempts = greatest(j.attempts - 1, 0),
-    run_at = now(),
-    timeline = ${push("{{schema}}.entry('released', j.worker_id, 'claim reply lost')")},
-    tl_active = false
+    ${released("'claim reply lost'")}
   where j.ns = $1::text and ($2::text is null or j.queue = $2::text)
     and j.status = 'active' and left(j.token, length($3::text)) = $3::text and j.lock_expires_at > now()
   returning j.queue
