@@ -705,16 +705,10 @@ export function postgresAdapter(
       // restart, a failover) keeps that statement as its current query in postgres.js, and `end()` then
       // waits out the whole timeout for it — every shutdown after a database blip took 5 s longer.
       if (running > 0) {
-        let timer: NodeJS.Timeout | undefined
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            settled = resolve
-          }),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, 5_000)
-          }),
-        ])
-        clearTimeout(timer)
+        await new Promise<void>((resolve) => {
+          settled = resolve
+          setTimeout(resolve, 5_000).unref()
+        })
       }
       await Promise.all([sql.end({ timeout: 0 }), claimSql.end({ timeout: 0 })])
     },

@@ -213,22 +213,35 @@ export class JobRun {
 
   /**
    * Whether this run's completion is what the backend holds: the record is `completed` by this worker in this
-   * attempt (same `startedAt`), or, for a removing completion, gone. A read that fails says no.
+   * attempt, or, for a removing completion, gone.
    */
-  private async completedByUs(removed: boolean): Promise<boolean> {
-    const { engine, job } = this
+  private completedByUs(removed: boolean): Promise<boolean> {
+    return this.storedMatches((stored) =>
+      stored === null ? removed : this.finishedThisAttempt(stored, 'completed'),
+    )
+  }
+
+  /**
+   * The record as the backend holds it now, judged by `matches`; false if the read fails. Used after a settle
+   * retried past a connection error was rejected: the first try may have been applied with its reply lost.
+   */
+  private async storedMatches(matches: (stored: JobRecord | null) => boolean): Promise<boolean> {
     try {
-      const stored = await engine.adapters.storage.getJob(engine.ns, job.id)
-      if (stored === null) return removed
-      return (
-        stored.status === 'completed' &&
-        stored.workerId === engine.workerId &&
-        stored.startedAt === job.startedAt &&
-        stored.attempts === job.attempts
-      )
+      return matches(await this.engine.adapters.storage.getJob(this.engine.ns, this.job.id))
     } catch {
       return false
     }
+  }
+
+  /** The record was finished as `status` by this worker in this run's attempt (same `startedAt`). */
+  private finishedThisAttempt(stored: JobRecord, status: 'completed' | 'failed'): boolean {
+    const { engine, job } = this
+    return (
+      stored.status === status &&
+      stored.workerId === engine.workerId &&
+      stored.startedAt === job.startedAt &&
+      stored.attempts === job.attempts
+    )
   }
 
   /** `retried`: as for `complete`, an earlier try may have been applied with only its reply lost. */
@@ -256,34 +269,24 @@ export class JobRun {
 
   /**
    * Whether this run's failure is what the backend holds, with the same stall count and error: failed for
-   * good by this worker in this attempt (same `startedAt`), or, retried, back in the queue with this attempt
-   * counted (or already claimed for the next one). A lease lost meanwhile shows as a stall (the count moved),
-   * a cancellation or another error. A read that fails says no.
+   * good by this worker in this attempt, or, retried, back in the queue with this attempt counted (same
+   * `startedAt`) or already claimed for the next one. A lease lost meanwhile shows as a stall (the count
+   * moved), a cancellation or another error.
    */
-  private async failedByUs(error: JobError, final: boolean): Promise<boolean> {
-    const { engine, job } = this
-    try {
-      const stored = await engine.adapters.storage.getJob(engine.ns, job.id)
+  private failedByUs(error: JobError, final: boolean): Promise<boolean> {
+    const { job } = this
+    return this.storedMatches((stored) => {
       if (!stored || stored.stalledCount !== job.stalledCount || stored.error?.message !== error.message) {
         return false
       }
-      if (final) {
-        return (
-          stored.status === 'failed' &&
-          stored.workerId === engine.workerId &&
-          stored.startedAt === job.startedAt &&
-          stored.attempts === job.attempts
-        )
-      }
+      if (final) return this.finishedThisAttempt(stored, 'failed')
       return (
         ((stored.status === 'waiting' || stored.status === 'delayed') &&
           stored.startedAt === job.startedAt &&
           stored.attempts === job.attempts) ||
         (stored.status === 'active' && stored.attempts === job.attempts + 1)
       )
-    } catch {
-      return false
-    }
+    })
   }
 
   /** A fenced write was refused: count it, say so, and make sure the handler's signal is aborted. */

@@ -19,9 +19,9 @@
   out); {} while the queue is paused or disabled. A re-send of a call that claimed jobs (same tokenHead)
   returns those jobs again instead of claiming more (see replayClaim in includes/claim.lua).
 ]]
-local mark = claimMark(ARGV[1], ARGV[5])
+local mark = replyMark(ARGV[1], ARGV[5])
 if redis.call('EXISTS', mark) == 1 then return replayClaim(ARGV[1], KEYS[4], ARGV[5], ARGV[6]) end
 local jobs = claimJobs(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]),
   tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], nowMs())
-if #jobs > 0 then redis.call('SET', mark, '1', 'PX', CLAIM_MARK_MS) end
+if #jobs > 0 then redis.call('SET', mark, '1', 'PX', REPLY_MARK_MS) end
 return jobs

@@ -27,8 +27,8 @@
 local active, P = KEYS[1], ARGV[1]
 local remove, idx, queue = ARGV[7] == '1', ARGV[8], ARGV[9]
 -- A re-send of a call that ran (see replayClaim in includes/claim.lua): the flags it answered, and the jobs
--- it claimed that are still active under its tokens.
-local mark = claimMark(P, ARGV[4])
+-- it claimed that are still active under its tokens (replyMark in includes/common.lua).
+local mark = replyMark(P, ARGV[4])
 local ran = redis.call('GET', mark)
 if ran then
   local replayed = {}
@@ -79,5 +79,5 @@ if #done > 0 then
 end
 local jobs = claimJobs(KEYS[2], KEYS[3], KEYS[4], active, P, ARGV[2], math.min(want, 1000),
   tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], now)
-if #done > 0 then redis.call('SET', mark, table.concat(flags), 'PX', CLAIM_MARK_MS) end
+if #done > 0 then redis.call('SET', mark, table.concat(flags), 'PX', REPLY_MARK_MS) end
 return { flags, jobs }

@@ -10,17 +10,17 @@
   stays, for the audit trail).
   With one: runAt = now + delay, a `retrying` entry, then `waiting` (delay 0) or `delayed`.
   Returns 1, or 0 when the token is stale (nothing changed); 1 again for a re-send of a call that ran (a
-  60-second marker `c:<token>`, see replayClaim in includes/claim.lua).
+  60-second marker `c:<token>`, see replyMark in includes/common.lua).
 ]]
 local jobKey, tlKey, active, wait, delayed, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local P, id = ARGV[1], ARGV[2]
 local now = nowMs()
 local lease = fence(jobKey, ARGV[3], now)
--- A re-send of a call that ran (ioredis re-sends a command whose reply a dropped connection lost): the
--- first run left a marker under its token, unique to this attempt, and its answer stands.
-local mark = P .. 'c:' .. ARGV[3]
+-- A re-send of a call that ran (see replyMark in includes/common.lua): the first run left a marker under its
+-- token, unique to this attempt, and its answer stands.
+local mark = replyMark(P, ARGV[3])
 if not lease then return redis.call('EXISTS', mark) end
-redis.call('SET', mark, '1', 'PX', 60000)
+redis.call('SET', mark, '1', 'PX', REPLY_MARK_MS)
 flushActive(jobKey, tlKey)
 local workerId, ord = lease[1], lease[2]
 if ARGV[6] == '' then

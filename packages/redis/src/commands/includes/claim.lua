@@ -85,25 +85,10 @@ local function claimJobs(meta, wait, delayed, active, P, workerId, limit, leaseM
   return jobs
 end
 
---[[
-  Replay of a claim whose reply was lost. ioredis re-sends a command left without a reply when its
-  connection drops (autoResendUnfulfilledCommands, on by default), so a claim that ran but whose reply never
-  arrived runs again; before, the second run claimed more jobs and the first run's jobs were held by nobody
-  until their lease expired (and an at-most-once job then failed as "worker lost" without ever running).
-  A call that claimed or settled something leaves a marker `P .. 'c:' .. tokenHead` (its tokenHead is new
-  for every call, the same for a re-send); a run that finds the marker is a re-send and answers what the
-  first run did instead of doing it again. The marker holds only what the reply cannot be rebuilt from
-  (complete-and-claim's flags) and lives CLAIM_MARK_MS; a re-send after that runs anew, as before.
-]]
-local CLAIM_MARK_MS = 60000
-
-local function claimMark(P, tokenHead)
-  return P .. 'c:' .. tokenHead
-end
-
 -- The jobs a call with `tokenHead` claimed that are still active under its tokens, as that call returned
 -- them (whole records, one JSON string each, in claim order: the token's number is the position). They are
--- found among the queue's active jobs, a set bounded by the consumers' slots; this runs only on a re-send.
+-- found among the queue's active jobs, a set bounded by the consumers' slots; this runs only on a re-send
+-- (see replyMark in includes/common.lua).
 local function replayClaim(P, active, tokenHead, tokenTail)
   local found = {}
   local head, tail = #tokenHead, #tokenTail

@@ -183,3 +183,21 @@ local function finish(P, id, jobKey, from, status, ord, now, field, value)
   redis.call('ZADD', P .. 's:' .. status, ord, id)
   redis.call('ZADD', P .. 'f:' .. status, finishedScore(now), id)
 end
+
+--[[
+  Replies lost to a dropped connection. ioredis re-sends a command left without a reply when its connection
+  drops (autoResendUnfulfilledCommands, on by default), so a script that ran but whose reply never arrived
+  runs again; before, a re-sent claim claimed more jobs while the first run's were held by nobody until
+  their lease expired (an at-most-once job then failed as "worker lost" without ever running), and a re-sent
+  settle was rejected by its own first run. A call that claimed or settled something leaves a marker
+  `P .. 'c:' .. <call id>` (a claim's tokenHead, new for every call and the same for a re-send; a fail's
+  token); a run that finds it is a re-send and answers what the first run did instead of doing it again
+  (replayClaim in includes/claim.lua rebuilds a claim's reply). The marker holds only what the reply cannot
+  be rebuilt from (complete-and-claim's flags) and lives REPLY_MARK_MS; a re-send after that runs anew.
+]]
+local REPLY_MARK_MS = 60000
+
+local function replyMark(P, callId)
+  return P .. 'c:' .. callId
+end
+
