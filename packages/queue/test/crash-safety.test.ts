@@ -148,6 +148,61 @@ describe('two runtimes on one memory adapter', () => {
     expect(signal.reason).toBeInstanceOf(JobCancelledError)
   })
 
+  it('stops a handler whose renewal never answers (a half-open connection) when its lease runs out', async () => {
+    const adapters = memoryAdapter()
+    // A broker whose renewals hang for good: the request went out, no answer and no error ever comes.
+    const renewals: number[] = []
+    const hung = {
+      ...adapters,
+      broker: Object.create(adapters.broker, {
+        renew: {
+          value: () => {
+            renewals.push(Date.now())
+            return new Promise(() => {})
+          },
+        },
+      }),
+    }
+    const a = node()
+    const b = node()
+    const started = deferred<{ signal: AbortSignal; at: number }>()
+    const lost: string[] = []
+    let runs = 0
+    const opts = { name: 'hung', heartbeatMs: 100, lockTtlMs: 600, stallIntervalMs: 50 }
+    const qa = queue({
+      ...opts,
+      stallIntervalMs: 60_000, // A does not recover the job itself; B does, below
+      runtime: a,
+      handler: async (ctx) => {
+        runs++
+        started.resolve({ signal: ctx.signal, at: Date.now() })
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))
+      },
+    })
+    a.on('lease-lost', (e) => lost.push(e.reason))
+    await a.init({ adapters: hung, logger: quiet, shutdown: { signals: false, timeoutMs: 0 } })
+    await qa.add({}, { jobId: 'h-1' })
+    const { signal, at } = await started.promise
+    await waitFor(() => signal.aborted, 2_000, 'the handler to be stopped')
+    const stoppedAfter = Date.now() - at
+    // Stopped at the lease's end by this side's count (from the claim), not a heartbeat later, and not before.
+    expect(stoppedAfter).toBeGreaterThanOrEqual(opts.lockTtlMs - 50)
+    expect(stoppedAfter).toBeLessThan(opts.lockTtlMs + opts.heartbeatMs)
+    expect(signal.reason).toBeInstanceOf(LeaseLostError)
+    // The handler's return is still settled, fenced: the lease is over, so the completion is rejected.
+    await waitFor(() => lost.length === 2, 2_000, 'the late completion')
+    expect(lost).toEqual(['renewals failed', 'completion rejected'])
+    // Only the first renewal went out: it never answered, so no second one piled up behind it.
+    expect(renewals).toHaveLength(1)
+    // Another node takes the job over; it runs there once more and completes.
+    await a.stop()
+    queue({ ...opts, runtime: b, handler: async () => void runs++ })
+    await b.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    const mgr = OqronManager.from(b.getConfig())
+    await waitFor(async () => (await mgr.getJob('h-1'))?.status === 'completed', 3_000, 'the re-run')
+    expect(runs).toBe(2)
+  })
+
   it('fails an at-most-once job whose worker was lost after lockTtlMs and never re-runs it', async () => {
     const adapters = memoryAdapter()
     const timersA = freezableTimers()
