@@ -36,6 +36,7 @@ import {
   type TransactionSql,
 } from './options.js'
 import { CLAIMED_COLUMNS, JOB_COLUMNS, JOB_WIDTH, type Row, toJob } from './row.js'
+import { OwnSockets } from './sockets.js'
 import * as J from './sql/jobs.js'
 import * as S from './sql/storage.js'
 
@@ -124,6 +125,13 @@ export function postgresAdapter(
   const max = options.max ?? postgresAdapterDefaults.max
   const relistenDelayMs = options.relistenDelayMs ?? postgresAdapterDefaults.relistenDelayMs
   const shouldMigrate = options.migrate ?? postgresAdapterDefaults.migrate
+  const replyTimeoutMs = options.replyTimeoutMs ?? postgresAdapterDefaults.replyTimeoutMs
+  if (!Number.isInteger(replyTimeoutMs) || replyTimeoutMs < 0) {
+    throw new OqronConfigError(
+      `postgresAdapter: replyTimeoutMs must be a non-negative integer (0 turns it off), got ${replyTimeoutMs}.`,
+      { field: 'replyTimeoutMs' },
+    )
+  }
   if (!Number.isInteger(max) || max < 1) {
     throw new OqronConfigError(`postgresAdapter: max must be a positive integer, got ${max}.`, {
       field: 'max',
@@ -132,6 +140,11 @@ export function postgresAdapter(
   if (!connection || (connection.sql === undefined && connection.url === undefined)) requireUrl(undefined)
 
   const owned = connection.sql === undefined
+  // The sockets of each pool this adapter owns, so a statement left without an answer can close them (see
+  // replyTimeoutMs). The LISTEN client copies the main pool's options, so its socket is among the main
+  // pool's: a dead path takes it down too, and the notifier re-listens.
+  const mainSockets = new OwnSockets()
+  const claimSockets = new OwnSockets()
   const sql: Sql =
     connection.sql ??
     postgres(requireUrl(connection.url), {
@@ -139,6 +152,7 @@ export function postgresAdapter(
       onnotice: () => {},
       backoff: reconnectBackoff,
       fetch_types: NO_TYPE_FETCH,
+      ...mainSockets.option,
     })
   // Claims commit without waiting for the WAL flush (synchronous_commit = off) on a small pool of their own.
   // Safe: a claim lost in a server crash only makes the job claimable again, and the token it handed out is
@@ -160,6 +174,7 @@ export function postgresAdapter(
         },
         backoff: reconnectBackoff,
         fetch_types: NO_TYPE_FETCH,
+        ...claimSockets.option,
       })
     : sql
   const notifier = new Notifier(sql, schema, relistenDelayMs)
@@ -206,11 +221,24 @@ export function postgresAdapter(
   }
 
   async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
+    const sockets = owned && replyTimeoutMs > 0 ? (db === claimSql ? claimSockets : mainSockets) : null
+    let unanswered: Promise<void> | null = null
+    const deadline =
+      sockets &&
+      setTimeout(() => {
+        unanswered = sockets.destroyAll()
+      }, replyTimeoutMs)
     try {
       const options = { prepare: prepare && !planPerCall.has(text) }
       return (await tracked(() => db.unsafe(text, params as never, options).values())) as unknown as Row[]
     } catch (err) {
-      throw new AdapterError(`PostgreSQL ${op} failed: ${(err as Error).message}`, { cause: err })
+      if (unanswered) await unanswered
+      const why = unanswered
+        ? `no answer in ${replyTimeoutMs} ms (replyTimeoutMs), connections closed`
+        : (err as Error).message
+      throw new AdapterError(`PostgreSQL ${op} failed: ${why}`, { cause: err })
+    } finally {
+      if (deadline) clearTimeout(deadline)
     }
   }
 

@@ -40,6 +40,20 @@ export interface PostgresAdapterOptions {
    * @default 500
    */
   relistenDelayMs?: number
+  /**
+   * How long a statement of the adapter may go without an answer before the adapter takes the network path
+   * to the server for dead and closes every connection of that pool (they reconnect for the next
+   * statement). The statement then fails like one cut by a dropped connection: a claim gives its jobs back,
+   * a settle is checked and retried by the engine, a renewal is retried on the next heartbeat. This is what
+   * ends a half-open connection (the server or the network gone without a reset: a failover, a dead host,
+   * a dropped NAT entry), which otherwise holds each statement sent on it until TCP keepalive gives up,
+   * minutes later. Every statement of the adapter takes milliseconds; keep this well above the slowest
+   * one you expect (a `countJobs` over a very large table) and below `lockTtlMs` minus `heartbeatMs`, so a
+   * renewal can still be retried in time. `0` turns it off. Only for the adapter's own pools (`{ url }`):
+   * with `{ sql }`, your client's sockets are yours.
+   * @default 10000
+   */
+  replyTimeoutMs?: number
 }
 
 export const postgresAdapterDefaults = {
@@ -48,6 +62,7 @@ export const postgresAdapterDefaults = {
   max: 10,
   prepare: true,
   relistenDelayMs: 500,
+  replyTimeoutMs: 10_000,
 } as const satisfies Required<PostgresAdapterOptions>
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/

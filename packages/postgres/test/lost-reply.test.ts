@@ -1,4 +1,4 @@
-import type { JobStatus } from '@oqronkit/core'
+import { type JobStatus, OqronConfigError } from '@oqronkit/core'
 import { LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type PostgresAdapters, postgresAdapter } from '../src/index.js'
@@ -10,10 +10,11 @@ const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
 /**
  * Loses the reply to the first statement whose Parse message contains `marker`: its Parse, Bind and Execute
  * reach the server, and from its Execute on nothing comes back; the connection is cut once the server says
- * it is ready for the next query, i.e. the statement ran and committed. Reads the client's messages whole
+ * it is ready for the next query, i.e. the statement ran and committed (with `cut: false` never: the
+ * connection stays open and nothing more comes back on it, as when the server's host is gone). Reads the client's messages whole
  * (type byte and length; a new connection starts with the startup message, which has no type byte).
  */
-function loseStatementReply(marker: string): (fresh: boolean) => ReplyLoss {
+function loseStatementReply(marker: string, { cut = true } = {}): (fresh: boolean) => ReplyLoss {
   const wanted = Buffer.from(marker)
   return (fresh) => {
     let pending = Buffer.alloc(0)
@@ -35,7 +36,8 @@ function loseStatementReply(marker: string): (fresh: boolean) => ReplyLoss {
           else if (type === 'E' && marked) return true
         }
       },
-      cut: (held) => held.includes(READY_FOR_QUERY),
+      // Without `cut` the connection stays open and silent: a half-open connection.
+      cut: (held) => cut && held.includes(READY_FOR_QUERY),
     }
   }
 }
@@ -140,3 +142,70 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     expect(performance.now() - t0).toBeLessThan(1_000)
   })
 })
+
+describe.runIf(runSuite)(
+  'a statement left without an answer (half-open connection) fails after replyTimeoutMs',
+  () => {
+    let proxy: LossyProxy
+    let a: PostgresAdapters
+    let schema: string
+    let n = 0
+    const ns = () => `silent-${++n}`
+    const request = { workerId: 'w-silent', leaseMs: 60_000 }
+    const replyTimeoutMs = 500
+
+    beforeAll(async () => {
+      const target = new URL(DATABASE_URL)
+      proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
+      const url = new URL(DATABASE_URL)
+      url.port = String(proxy.port)
+      schema = randomSchema()
+      a = postgresAdapter({ url: url.toString() }, { schema, prepare: false, replyTimeoutMs })
+      await a.open()
+    })
+    afterAll(async () => {
+      await a?.close()
+      proxy?.close()
+      await dropSchema(schema)
+    })
+
+    test('claim: fails after replyTimeoutMs instead of waiting for TCP keepalive; its jobs are given back; the next claim runs on a new connection', async () => {
+      const s = ns()
+      const jobs = [newJob('q'), newJob('q'), newJob('q')]
+      await a.broker.addBulk(s, jobs)
+      void proxy.loseReply(loseStatementReply('jsonb_object_agg', { cut: false }))
+      const t0 = performance.now()
+      await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(
+        /no answer in 500 ms \(replyTimeoutMs\)/,
+      )
+      const waited = performance.now() - t0
+      expect(waited).toBeGreaterThanOrEqual(replyTimeoutMs - 20)
+      expect(waited).toBeLessThan(replyTimeoutMs + 1_000)
+      // The claim committed on the server; its jobs come back at once (the give-back of a lost claim).
+      expect(await countsOnce(a, s, 'q', (c) => c.waiting === 3)).toMatchObject({ waiting: 3, active: 0 })
+      const again = await a.broker.claim(s, 'q', { ...request, limit: 3 })
+      expect(again.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
+    })
+
+    test('renew: fails after replyTimeoutMs; the next renewal, on a new connection, keeps the lease', async () => {
+      const s = ns()
+      const job = newJob('q')
+      await a.broker.add(s, job)
+      const [held] = await a.broker.claim(s, 'q', { ...request, limit: 1 })
+      void proxy.loseReply(loseStatementReply("else 'lost'", { cut: false }))
+      const t0 = performance.now()
+      await expect(a.broker.renew(s, job.id, held!.token!, 60_000)).rejects.toThrow(/replyTimeoutMs/)
+      expect(performance.now() - t0).toBeLessThan(replyTimeoutMs + 1_000)
+      expect(await a.broker.renew(s, job.id, held!.token!, 60_000)).toBe('ok')
+      expect(await a.storage.getJob(s, job.id)).toMatchObject({ status: 'active', token: held!.token })
+    })
+
+    test('replyTimeoutMs must be a non-negative integer', () => {
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        expect(() => postgresAdapter({ url: DATABASE_URL }, { replyTimeoutMs: bad })).toThrow(
+          OqronConfigError,
+        )
+      }
+    })
+  },
+)
