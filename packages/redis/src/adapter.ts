@@ -7,6 +7,7 @@ import { RedisLock } from './lock.js'
 import { type RedisAdapterOptions, type RedisConnection, redisAdapterDefaults } from './options.js'
 import { defineScripts, type RedisClient } from './scripts.js'
 import { RedisStorage } from './storage.js'
+import { watchReplies } from './watchdog.js'
 
 /** Servers already warned about, so many adapters on one server warn once per process. */
 const warnedServers = new Set<string>()
@@ -97,6 +98,14 @@ export function redisAdapter(
     )
   }
 
+  const replyTimeoutMs = options.replyTimeoutMs ?? redisAdapterDefaults.replyTimeoutMs
+  if (!Number.isInteger(replyTimeoutMs) || replyTimeoutMs < 0) {
+    throw new OqronConfigError(
+      `redisAdapter replyTimeoutMs must be a non-negative integer (0 turns it off), got ${replyTimeoutMs}.`,
+      { field: 'replyTimeoutMs' },
+    )
+  }
+
   let client: RedisClient
   let owned: boolean
   if ('client' in connection && connection.client) {
@@ -121,6 +130,7 @@ export function redisAdapter(
     // Connection errors surface on the commands that hit them; this only keeps ioredis from logging each one.
     client.on('error', () => {})
   }
+  const stopWatching = owned && replyTimeoutMs > 0 ? watchReplies(client as Redis, replyTimeoutMs) : () => {}
   defineScripts(client)
 
   const subscriber = (): RedisClient => {
@@ -151,6 +161,7 @@ export function redisAdapter(
     async close() {
       if (backend.closed) return
       backend.closed = true
+      stopWatching()
       for (const wake of [...backend.waiters]) wake()
       await Promise.all([backend.wakeHub.close(), backend.cancelHub.close()])
       if (owned) await closeClient(client)

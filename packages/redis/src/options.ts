@@ -44,6 +44,17 @@ export interface RedisAdapterOptions {
    * @default 500
    */
   addBatchSize?: number | undefined
+  /**
+   * How long the command connection may owe replies without receiving a byte before the adapter takes it for
+   * dead and closes it; ioredis reconnects and re-sends the unanswered commands, which the adapter's scripts
+   * answer as their first run did. This is what ends a half-open connection (the server or the network gone
+   * without a reset: a failover, a dead host, a dropped NAT entry), which otherwise holds every command
+   * until TCP keepalive gives up, minutes later. Keep it below `lockTtlMs` minus `heartbeatMs`, so a
+   * renewal still lands in time. `0` turns it off. Only for the connection the adapter creates (`{ url }`,
+   * not a Cluster): with `{ client }`, the client's timeouts are yours.
+   * @default 10000
+   */
+  replyTimeoutMs?: number | undefined
 }
 
 /** The defaults of `RedisAdapterOptions` (clusterMode is derived from the client, see its doc). */
@@ -52,5 +63,6 @@ export const redisAdapterDefaults = {
   prefix: 'oqron',
   checkEvictionPolicy: true,
   addBatchSize: 500,
+  replyTimeoutMs: 10_000,
 } as const satisfies Required<Pick<RedisUrlConnection, 'url'>> &
   Required<Omit<RedisAdapterOptions, 'clusterMode'>>

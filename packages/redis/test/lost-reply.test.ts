@@ -1,3 +1,4 @@
+import { OqronConfigError } from '@oqronkit/core'
 import { LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,11 +10,11 @@ const available = await requireRedis(REDIS_URL)
 /**
  * Loses the reply to the first command whose bytes contain `marker`: the command reaches Redis and runs, and
  * the connection is cut as soon as Redis starts answering. ioredis reconnects and re-sends the commands
- * left without a reply.
+ * left without a reply. With `cut: false` the connection stays open and silent: a half-open connection.
  */
-function loseCommandReply(marker: string): () => ReplyLoss {
+function loseCommandReply(marker: string, { cut = true } = {}): () => ReplyLoss {
   const wanted = Buffer.from(marker)
-  return () => ({ sent: (chunk) => chunk.includes(wanted), cut: () => true })
+  return () => ({ sent: (chunk) => chunk.includes(wanted), cut: () => cut })
 }
 
 describe.skipIf(!available)('a script whose reply is lost is answered again, not run again', () => {
@@ -106,3 +107,65 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     ).toBe(false)
   })
 })
+
+describe.skipIf(!available)(
+  'a connection that stops answering (half-open) is closed after replyTimeoutMs',
+  () => {
+    const prefix = randomPrefix('silent')
+    const admin = new Redis(REDIS_URL, { lazyConnect: true })
+    admin.on('error', () => {})
+    let proxy: LossyProxy
+    let a: ReturnType<typeof redisAdapter>
+    const request = { workerId: 'w-silent', leaseMs: 60_000 }
+    const replyTimeoutMs = 400
+
+    beforeAll(async () => {
+      const target = new URL(REDIS_URL)
+      proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 6379) })
+      a = redisAdapter({ url: `redis://127.0.0.1:${proxy.port}` }, { prefix, replyTimeoutMs })
+      await a.open?.()
+    })
+    afterAll(async () => {
+      await a?.close?.()
+      proxy?.close()
+      await deleteKeys(admin, prefix)
+      admin.disconnect()
+    })
+
+    it('claim: answered on a new connection after replyTimeoutMs (the jobs of its first run), not after TCP keepalive', async () => {
+      const ns = randomNs()
+      const q = 'silent1'
+      const jobs = Array.from({ length: 4 }, () => newJob({ queue: q }))
+      await a.broker.addBulk(ns, jobs)
+      void proxy.loseReply(loseCommandReply(`:${q}`, { cut: false }))
+      const t0 = performance.now()
+      const got = await a.broker.claim(ns, q, { ...request, limit: 2 })
+      const waited = performance.now() - t0
+      expect(waited).toBeGreaterThanOrEqual(replyTimeoutMs - 20)
+      expect(waited).toBeLessThan(replyTimeoutMs * 1.25 + 1_000)
+      expect(got.map((j) => j.id)).toEqual([jobs[0]!.id, jobs[1]!.id])
+      expect(await a.storage.countJobs(ns, q)).toMatchObject({ active: 2, waiting: 2 })
+      // The new connection answers at once.
+      expect(await a.broker.renew(ns, got[0]!.id, got[0]!.token!, 60_000)).toBe('ok')
+    })
+
+    it('an idle connection is left alone however long it stays quiet', async () => {
+      const ns = randomNs()
+      await a.broker.add(ns, newJob({ queue: 'silent2' }))
+      const connections = proxy.accepted
+      await new Promise((r) => setTimeout(r, replyTimeoutMs * 2))
+      // A command sent after a quiet spell is not taken for unanswered: no connection is closed for it.
+      for (let i = 0; i < 20; i++) {
+        expect(await a.storage.countJobs(ns, 'silent2')).toMatchObject({ waiting: 1 })
+        await new Promise((r) => setTimeout(r, replyTimeoutMs / 8))
+      }
+      expect(proxy.accepted).toBe(connections)
+    })
+
+    it('replyTimeoutMs must be a non-negative integer', () => {
+      for (const bad of [-1, 1.5, Number.NaN]) {
+        expect(() => redisAdapter({ url: REDIS_URL }, { replyTimeoutMs: bad })).toThrow(OqronConfigError)
+      }
+    })
+  },
+)

@@ -28,12 +28,14 @@ interface Link {
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server on loopback that can lose one reply: the command reaches the
- * server and is applied, its answer never reaches the client, and the connection is cut. This is how a
+ * server and is applied, its answer never reaches the client, and the connection is cut (or, if `cut` never
+ * says so, stays open and silent: a half-open connection). This is how a
  * dropped connection looks at the worst moment, and what an adapter must survive without losing or
  * stranding a job: point the adapter at `port`, arm `loseReply`, make the call.
  */
 export class LossyProxy {
   private readonly links = new Set<Link>()
+  private connections = 0
   private watch: ((fresh: boolean) => ReplyLoss) | null = null
   private lost: (() => void) | null = null
 
@@ -69,6 +71,11 @@ export class LossyProxy {
     })
   }
 
+  /** Connections the proxy has accepted so far: a client that reconnected shows here. */
+  get accepted(): number {
+    return this.connections
+  }
+
   /** Cut every connection and stop listening. */
   close(): void {
     for (const link of this.links) this.drop(link)
@@ -76,6 +83,7 @@ export class LossyProxy {
   }
 
   private link(client: Socket, target: { host: string; port: number }): void {
+    this.connections++
     const upstream = connect(target.port, target.host)
     const link: Link = {
       client,

@@ -1,0 +1,40 @@
+import type { Redis } from 'ioredis'
+
+/**
+ * Ends a half-open command connection: one whose server or network went away without a reset (a failover,
+ * a dead host, a dropped NAT entry), where every command sent waits until TCP keepalive gives up, minutes
+ * later. When the connection owes replies and nothing has come back on it for `timeoutMs`, its socket is
+ * destroyed; ioredis reconnects and re-sends the commands left without a reply (the adapter's claim and
+ * settle scripts answer a re-send with what their first run did, so nothing runs twice). The callers just
+ * see a slower reply. Checked every quarter of `timeoutMs`, so it acts after `timeoutMs`..1.25 × `timeoutMs`
+ * of silence. Returns the function that stops it.
+ */
+export function watchReplies(client: Redis, timeoutMs: number): () => void {
+  // Last reply byte, or the moment the connection started owing replies, whichever is later.
+  let heard = Date.now()
+  let owing = false
+  const onData = () => {
+    heard = Date.now()
+  }
+  const onConnect = () => {
+    heard = Date.now()
+    client.stream?.on('data', onData)
+  }
+  client.on('connect', onConnect)
+  const timer = setInterval(
+    () => {
+      const waiting = client.commandQueue.length > 0
+      if (waiting && !owing) heard = Date.now()
+      owing = waiting
+      if (!waiting || Date.now() - heard < timeoutMs) return
+      heard = Date.now()
+      client.stream?.destroy()
+    },
+    Math.max(10, Math.floor(timeoutMs / 4)),
+  )
+  timer.unref()
+  return () => {
+    clearInterval(timer)
+    client.off('connect', onConnect)
+  }
+}
