@@ -24,6 +24,8 @@ interface Link {
   loss: ReplyLoss | null
   withholding: boolean
   held: Buffer
+  /** Forwards nothing either way, and stays open (see `freeze`). */
+  frozen: boolean
 }
 
 /**
@@ -71,6 +73,15 @@ export class LossyProxy {
     })
   }
 
+  /**
+   * Make every open connection half-open: from now on nothing is forwarded on them in either direction and
+   * they stay open, as when the server's host or the network path dies without a reset. Connections made
+   * after the call work normally. A frozen connection is let go when the client closes its end.
+   */
+  freeze(): void {
+    for (const link of this.links) link.frozen = true
+  }
+
   /** Connections the proxy has accepted so far: a client that reconnected shows here. */
   get accepted(): number {
     return this.connections
@@ -91,9 +102,11 @@ export class LossyProxy {
       loss: this.watch?.(true) ?? null,
       withholding: false,
       held: Buffer.alloc(0),
+      frozen: false,
     }
     this.links.add(link)
     client.on('data', (chunk: Buffer) => {
+      if (link.frozen) return
       upstream.write(bytes(chunk))
       if (link.loss && !link.withholding && link.loss.sent(chunk)) {
         link.withholding = true
@@ -101,6 +114,7 @@ export class LossyProxy {
       }
     })
     upstream.on('data', (chunk: Buffer) => {
+      if (link.frozen) return
       if (!link.withholding) {
         client.write(bytes(chunk))
         return
