@@ -136,6 +136,9 @@ export function redisAdapter(
   const subscriber = (): RedisClient => {
     const sub: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate()
     sub.on('error', () => {})
+    // The pub/sub connections are the adapter's own whichever client it was given: a SUBSCRIBE or
+    // UNSUBSCRIBE left unanswered on a half-open one is ended the same way (ioredis re-subscribes).
+    if (!(sub instanceof Cluster) && replyTimeoutMs > 0) sub.once('end', watchReplies(sub, replyTimeoutMs))
     return sub
   }
   const backend = new Backend(

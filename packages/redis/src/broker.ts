@@ -626,7 +626,10 @@ export class RedisBroker implements BrokerAdapter {
     let subscribed = false
     try {
       // A new subscription may have missed a publish since the caller's last claim: return so it claims again.
-      if (await hub.ensure(k.wake)) return
+      // A SUBSCRIBE that does not answer (a half-open connection) holds the wait no longer than the wait
+      // itself would have lasted, nor past the caller's abort: the caller then claims again.
+      const made = await untilAbortedOr(hub.ensure(k.wake), timeoutMs, signal)
+      if (made !== false) return
       subscribed = true
     } catch {
       if (this.b.closed) return
@@ -681,5 +684,25 @@ export class RedisBroker implements BrokerAdapter {
       stop()
       await hub.release(channel)
     }
+  }
+}
+
+/** `work`'s value, or undefined once `ms` pass or `signal` aborts, whichever comes first. */
+async function untilAbortedOr<T>(work: Promise<T>, ms: number, signal: AbortSignal): Promise<T | undefined> {
+  let stop = () => {}
+  const cut = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms)
+    timer.unref()
+    const onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, { once: true })
+    stop = () => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+    }
+  })
+  try {
+    return await Promise.race([work, cut])
+  } finally {
+    stop()
   }
 }

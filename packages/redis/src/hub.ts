@@ -97,12 +97,17 @@ export class ChannelHub {
     }
   }
 
-  /** Unsubscribes from `name` when nobody listens any more. */
+  /**
+   * Unsubscribes from `name` when nobody listens any more. Waits at most 1 s for Redis to confirm: nothing
+   * depends on it (a message for a channel without listeners is dropped here), and on a connection that
+   * stopped answering it would hold up whoever stops listening — the runtime's shutdown among them.
+   */
   async release(name: string): Promise<void> {
     const channel = this.channels.get(name)
     if (!channel || channel.listeners.size > 0 || this.closed) return
     this.channels.delete(name)
-    await this.sub?.unsubscribe(name).catch(() => undefined)
+    const unsubscribed = this.sub?.unsubscribe(name).catch(() => undefined)
+    if (unsubscribed) await within(unsubscribed, 1_000)
   }
 
   async close(): Promise<void> {
@@ -116,16 +121,23 @@ export class ChannelHub {
 
 /** Closes a connection we created: QUIT when connected (bounded wait), else drop the socket. */
 export async function closeClient(client: RedisClient): Promise<void> {
-  if (client.status === 'ready') {
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
+  if (client.status === 'ready')
+    await within(
       client.quit().catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 1_000)
-        timer.unref()
-      }),
-    ])
-    clearTimeout(timer)
-  }
+      1_000,
+    )
   client.disconnect()
+}
+
+/** Waits for `work`, or `ms` at most (it then goes on in the background); never rejects if `work` doesn't. */
+export async function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    work,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+      timer.unref()
+    }),
+  ])
+  clearTimeout(timer)
 }

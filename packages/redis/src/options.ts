@@ -50,8 +50,9 @@ export interface RedisAdapterOptions {
    * answer as their first run did. This is what ends a half-open connection (the server or the network gone
    * without a reset: a failover, a dead host, a dropped NAT entry), which otherwise holds every command
    * until TCP keepalive gives up, minutes later. Keep it below `lockTtlMs` minus `heartbeatMs`, so a
-   * renewal still lands in time. `0` turns it off. Only for the connection the adapter creates (`{ url }`,
-   * not a Cluster): with `{ client }`, the client's timeouts are yours.
+   * renewal still lands in time. `0` turns it off. The command connection is watched only when the adapter
+   * creates it (`{ url }`): with `{ client }`, the client's timeouts are yours. The pub/sub connections are the
+   * adapter's own either way and are watched too (not on a Cluster).
    * @default 10000
    */
   replyTimeoutMs?: number | undefined

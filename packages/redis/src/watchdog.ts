@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis'
 
 /**
- * Ends a half-open command connection: one whose server or network went away without a reset (a failover,
- * a dead host, a dropped NAT entry), where every command sent waits until TCP keepalive gives up, minutes
- * later. When the connection owes replies and nothing has come back on it for `timeoutMs`, its socket is
+ * Ends a half-open connection (commands or pub/sub): one whose server or network went away without a reset
+ * (a failover, a dead host, a dropped NAT entry), where every command sent waits until TCP keepalive gives
+ * up, minutes later. When the connection owes replies and nothing has come back on it for `timeoutMs`, its socket is
  * destroyed; ioredis reconnects and re-sends the commands left without a reply (the adapter's claim and
  * settle scripts answer a re-send with what their first run did, so nothing runs twice). The callers just
  * see a slower reply. Checked every quarter of `timeoutMs`, so it acts after `timeoutMs`..1.25 × `timeoutMs`

@@ -1,11 +1,13 @@
 import { OqronConfigError } from '@oqronkit/core'
 import { LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
 import { Redis } from 'ioredis'
+import { OqronRuntime, queue } from 'oqronkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisAdapter } from '../src/index.js'
 import { countKeys, deleteKeys, newJob, REDIS_URL, randomNs, randomPrefix, requireRedis } from './helpers.js'
 
 const available = await requireRedis(REDIS_URL)
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * Loses the reply to the first command whose bytes contain `marker`: the command reaches Redis and runs, and
@@ -160,6 +162,51 @@ describe.skipIf(!available)(
         await new Promise((r) => setTimeout(r, replyTimeoutMs / 8))
       }
       expect(proxy.accepted).toBe(connections)
+    })
+
+    it('a worker whose connections all go half-open completes every job once, resumed within replyTimeoutMs', async () => {
+      const url = `redis://127.0.0.1:${proxy.port}`
+      const runtime = new OqronRuntime()
+      const runs = new Map<number, number>()
+      const done = new Set<number>()
+      const leaseLost: string[] = []
+      const jobs = queue<{ n: number }>({
+        name: 'frozen',
+        runtime,
+        concurrency: 5,
+        heartbeatMs: 250,
+        lockTtlMs: 5_000,
+        handler: async (ctx) => {
+          runs.set(ctx.data.n, (runs.get(ctx.data.n) ?? 0) + 1)
+          await sleep(20)
+        },
+      })
+      runtime.on('completed', (e) => done.add((e.job.data as { n: number }).n))
+      runtime.on('lease-lost', (e) => leaseLost.push(e.reason))
+      try {
+        await runtime.init({
+          adapters: redisAdapter({ url }, { prefix, replyTimeoutMs }),
+          shutdown: { signals: false },
+          logger: { debug() {}, info() {}, warn() {}, error() {} },
+        })
+        await jobs.addBulk(Array.from({ length: 150 }, (_, n) => ({ data: { n } })))
+        while (done.size < 30) await sleep(5)
+        // The command connection and both pub/sub connections now swallow everything and never answer.
+        proxy.freeze()
+        const frozenAt = Date.now()
+        const before = done.size
+        while (done.size === before && Date.now() - frozenAt < 10_000) await sleep(5)
+        const resumedAfter = Date.now() - frozenAt
+        while (done.size < 150 && Date.now() - frozenAt < 20_000) await sleep(10)
+        expect(done.size).toBe(150)
+        // Without replyTimeoutMs the worker waits on the frozen connection for TCP keepalive (minutes).
+        expect(resumedAfter).toBeLessThan(replyTimeoutMs * 1.25 + 2_000)
+        expect(runs.size).toBe(150)
+        expect([...runs.values()].every((count) => count === 1)).toBe(true)
+        expect(leaseLost).toEqual([])
+      } finally {
+        await runtime.stop()
+      }
     })
 
     it('replyTimeoutMs must be a non-negative integer', () => {
