@@ -1,5 +1,7 @@
-// The adapter under the engine: transactional enqueue through queue().add(data, { tx }) and two nodes
-// initialising at once on an empty schema, both through OqronRuntime as an application uses them.
+// The adapter under the engine: transactional enqueue through queue().add(data, { tx }), two nodes
+// initialising at once on an empty schema, and a worker whose connections go half-open, all through
+// OqronRuntime as an application uses them.
+import { LossyProxy } from '@oqronkit/testkit/proxy'
 import { OqronRuntime, queue } from 'oqronkit'
 import { postgresAdapter } from 'oqronkit/postgres'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
@@ -151,6 +153,60 @@ describe.runIf(runSuite)('two nodes calling init() at the same moment on an empt
       await vi.waitFor(() => expect(done).toHaveLength(20), { timeout: 10_000, interval: 50 })
     } finally {
       await Promise.all(nodes.map((n) => n.stop()))
+    }
+  })
+})
+
+describe.runIf(runSuite)('a worker whose connections all go half-open keeps going', () => {
+  test('every job completes once, resumed within replyTimeoutMs of the freeze, none run twice', async () => {
+    const target = new URL(DATABASE_URL)
+    const proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
+    const url = new URL(DATABASE_URL)
+    url.port = String(proxy.port)
+    const schema = randomSchema('oqh')
+    const runtime = new OqronRuntime()
+    const runs = new Map<number, number>()
+    const done = new Set<number>()
+    const leaseLost: string[] = []
+    const jobs = queue<{ n: number }>({
+      name: 'frozen',
+      runtime,
+      concurrency: 5,
+      heartbeatMs: 250,
+      lockTtlMs: 5_000,
+      handler: async (ctx) => {
+        runs.set(ctx.data.n, (runs.get(ctx.data.n) ?? 0) + 1)
+        await sleep(20)
+      },
+    })
+    runtime.on('completed', (e) => done.add((e.job.data as { n: number }).n))
+    runtime.on('lease-lost', (e) => leaseLost.push(e.reason))
+    const replyTimeoutMs = 500
+    try {
+      await runtime.init({
+        adapters: postgresAdapter({ url: url.toString() }, { schema, replyTimeoutMs }),
+        shutdown: { signals: false },
+        logger: quiet,
+      })
+      await jobs.addBulk(Array.from({ length: 150 }, (_, n) => ({ data: { n } })))
+      while (done.size < 30) await sleep(5)
+      // Every open connection (pools and LISTEN) now swallows what is sent on it and never answers.
+      proxy.freeze()
+      const frozenAt = Date.now()
+      const before = done.size
+      while (done.size === before && Date.now() - frozenAt < 10_000) await sleep(5)
+      const resumedAfter = Date.now() - frozenAt
+      while (done.size < 150 && Date.now() - frozenAt < 20_000) await sleep(10)
+      expect(done.size).toBe(150)
+      // Without replyTimeoutMs the worker waits on the frozen connections for TCP keepalive (minutes).
+      expect(resumedAfter).toBeLessThan(replyTimeoutMs + 2_000)
+      expect([...runs.values()].every((count) => count === 1)).toBe(true)
+      expect(runs.size).toBe(150)
+      expect(leaseLost).toEqual([])
+    } finally {
+      await runtime.stop()
+      proxy.close()
+      await dropSchema(schema)
     }
   })
 })
