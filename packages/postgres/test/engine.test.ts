@@ -1,12 +1,19 @@
 // The adapter under the engine: transactional enqueue through queue().add(data, { tx }), two nodes
 // initialising at once on an empty schema, and a worker whose connections go half-open, all through
 // OqronRuntime as an application uses them.
-import { LossyProxy } from '@oqronkit/testkit/proxy'
 import { OqronRuntime, queue } from 'oqronkit'
 import { postgresAdapter } from 'oqronkit/postgres'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { SCHEMA_VERSION, type Sql, type TransactionSql } from '../src/index.js'
-import { adminSql, DATABASE_URL, dropSchema, randomSchema, runSuite, sleep } from './helpers.js'
+import {
+  adminSql,
+  DATABASE_URL,
+  dropSchema,
+  proxiedAdapter,
+  randomSchema,
+  runSuite,
+  sleep,
+} from './helpers.js'
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} }
 
@@ -159,11 +166,8 @@ describe.runIf(runSuite)('two nodes calling init() at the same moment on an empt
 
 describe.runIf(runSuite)('a worker whose connections all go half-open keeps going', () => {
   test('every job completes once, resumed within replyTimeoutMs of the freeze, none run twice', async () => {
-    const target = new URL(DATABASE_URL)
-    const proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
-    const url = new URL(DATABASE_URL)
-    url.port = String(proxy.port)
-    const schema = randomSchema('oqh')
+    const replyTimeoutMs = 500
+    const { proxy, a, close } = await proxiedAdapter({ replyTimeoutMs })
     const runtime = new OqronRuntime()
     const runs = new Map<number, number>()
     const done = new Set<number>()
@@ -181,10 +185,9 @@ describe.runIf(runSuite)('a worker whose connections all go half-open keeps goin
     })
     runtime.on('completed', (e) => done.add((e.job.data as { n: number }).n))
     runtime.on('lease-lost', (e) => leaseLost.push(e.reason))
-    const replyTimeoutMs = 500
     try {
       await runtime.init({
-        adapters: postgresAdapter({ url: url.toString() }, { schema, replyTimeoutMs }),
+        adapters: a,
         shutdown: { signals: false },
         logger: quiet,
       })
@@ -205,8 +208,7 @@ describe.runIf(runSuite)('a worker whose connections all go half-open keeps goin
       expect(leaseLost).toEqual([])
     } finally {
       await runtime.stop()
-      proxy.close()
-      await dropSchema(schema)
+      await close()
     }
   })
 })

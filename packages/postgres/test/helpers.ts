@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { NewJob } from '@oqronkit/core'
+import { LossyProxy } from '@oqronkit/testkit/proxy'
 import postgres from 'postgres'
 import { afterAll, beforeAll } from 'vitest'
 import {
@@ -114,4 +115,26 @@ export function sharedAdapter(options: PostgresAdapterOptions = {}) {
     },
   }
   return { a, ns: () => `ns-${++n}` }
+}
+
+/**
+ * An adapter (not opened) whose connections go through a `LossyProxy` in front of DATABASE_URL, in a schema
+ * of its own; `close()` closes the adapter and the proxy and drops the schema.
+ */
+export async function proxiedAdapter(options: PostgresAdapterOptions = {}) {
+  const target = new URL(DATABASE_URL)
+  const proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
+  const url = new URL(DATABASE_URL)
+  url.port = String(proxy.port)
+  const schema = randomSchema()
+  const a = postgresAdapter({ url: url.toString() }, { schema, ...options })
+  return {
+    proxy,
+    a,
+    async close() {
+      await a.close()
+      proxy.close()
+      await dropSchema(schema)
+    },
+  }
 }

@@ -1,8 +1,8 @@
 import { type JobStatus, OqronConfigError } from '@oqronkit/core'
-import { LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
+import type { LossyProxy, ReplyLoss } from '@oqronkit/testkit/proxy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type PostgresAdapters, postgresAdapter } from '../src/index.js'
-import { DATABASE_URL, dropSchema, newJob, randomSchema, runSuite, sleep } from './helpers.js'
+import { DATABASE_URL, newJob, proxiedAdapter, runSuite, sleep } from './helpers.js'
 
 /** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
 const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
@@ -66,26 +66,17 @@ async function countsOnce(
 describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at once', () => {
   let proxy: LossyProxy
   let a: PostgresAdapters
-  let schema: string
+  let close = async () => {}
   let n = 0
   const ns = () => `lost-${++n}`
   const request = { workerId: 'w-lost', leaseMs: 60_000 }
 
   beforeAll(async () => {
-    const target = new URL(DATABASE_URL)
-    proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
-    const url = new URL(DATABASE_URL)
-    url.port = String(proxy.port)
-    schema = randomSchema()
     // prepare: false, so every statement carries its text (the proxy's marker), not only its first run.
-    a = postgresAdapter({ url: url.toString() }, { schema, prepare: false })
+    ;({ proxy, a, close } = await proxiedAdapter({ prepare: false }))
     await a.open()
   })
-  afterAll(async () => {
-    await a?.close()
-    proxy?.close()
-    await dropSchema(schema)
-  })
+  afterAll(() => close())
 
   test('claim: the committed claim is released (front of the queue, attempt not counted); other holders keep theirs', async () => {
     const s = ns()
@@ -148,26 +139,17 @@ describe.runIf(runSuite)(
   () => {
     let proxy: LossyProxy
     let a: PostgresAdapters
-    let schema: string
+    let close = async () => {}
     let n = 0
     const ns = () => `silent-${++n}`
     const request = { workerId: 'w-silent', leaseMs: 60_000 }
     const replyTimeoutMs = 500
 
     beforeAll(async () => {
-      const target = new URL(DATABASE_URL)
-      proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 5432) })
-      const url = new URL(DATABASE_URL)
-      url.port = String(proxy.port)
-      schema = randomSchema()
-      a = postgresAdapter({ url: url.toString() }, { schema, prepare: false, replyTimeoutMs })
+      ;({ proxy, a, close } = await proxiedAdapter({ prepare: false, replyTimeoutMs }))
       await a.open()
     })
-    afterAll(async () => {
-      await a?.close()
-      proxy?.close()
-      await dropSchema(schema)
-    })
+    afterAll(() => close())
 
     test('claim: fails after replyTimeoutMs instead of waiting for TCP keepalive; its jobs are given back; the next claim runs on a new connection', async () => {
       const s = ns()
