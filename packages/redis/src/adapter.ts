@@ -130,7 +130,14 @@ export function redisAdapter(
     // Connection errors surface on the commands that hit them; this only keeps ioredis from logging each one.
     client.on('error', () => {})
   }
-  const stopWatching = owned && replyTimeoutMs > 0 ? watchReplies(client as Redis, replyTimeoutMs) : () => {}
+  // A command connection found half-open means the path to the server is dead: the pub/sub connections, idle
+  // and owing nothing, would not notice by themselves, so they are renewed with it.
+  const renewSubscribers = () => {
+    backend.wakeHub.reset()
+    backend.cancelHub.reset()
+  }
+  const stopWatching =
+    owned && replyTimeoutMs > 0 ? watchReplies(client as Redis, replyTimeoutMs, renewSubscribers) : () => {}
   defineScripts(client)
 
   const subscriber = (): RedisClient => {

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis'
 import type { RedisClient } from './scripts.js'
 
 type Listener = (message: string) => void
@@ -108,6 +109,17 @@ export class ChannelHub {
     this.channels.delete(name)
     const unsubscribed = this.sub?.unsubscribe(name).catch(() => undefined)
     if (unsubscribed) await within(unsubscribed, 1_000)
+  }
+
+  /**
+   * Drop the subscriber's socket, as a network cut would (not on a Cluster): ioredis reconnects and
+   * re-subscribes, and every waiter is woken once it has (see `connection`). For when another connection to
+   * the same server was found half-open: this one, idle and owing nothing, would not notice by itself, and
+   * its wake-ups would be lost until then.
+   */
+  reset(): void {
+    const sub = this.sub
+    if (sub && !sub.isCluster) (sub as Redis).stream?.destroy()
   }
 
   async close(): Promise<void> {

@@ -7,9 +7,10 @@ import type { Redis } from 'ioredis'
  * destroyed; ioredis reconnects and re-sends the commands left without a reply (the adapter's claim and
  * settle scripts answer a re-send with what their first run did, so nothing runs twice). The callers just
  * see a slower reply. Checked every quarter of `timeoutMs`, so it acts after `timeoutMs`..1.25 × `timeoutMs`
- * of silence. Returns the function that stops it.
+ * of silence. `onDead` runs after each such close (the adapter then renews the connections that share the
+ * dead path). Returns the function that stops it.
  */
-export function watchReplies(client: Redis, timeoutMs: number): () => void {
+export function watchReplies(client: Redis, timeoutMs: number, onDead: () => void = () => {}): () => void {
   // Last reply byte, or the moment the connection started owing replies, whichever is later.
   let heard = Date.now()
   let owing = false
@@ -29,6 +30,7 @@ export function watchReplies(client: Redis, timeoutMs: number): () => void {
       if (!waiting || Date.now() - heard < timeoutMs) return
       heard = Date.now()
       client.stream?.destroy()
+      onDead()
     },
     Math.max(10, Math.floor(timeoutMs / 4)),
   )

@@ -187,6 +187,8 @@ describe.skipIf(!available)(
         await runtime.init({
           adapters: redisAdapter({ url }, { prefix, replyTimeoutMs }),
           shutdown: { signals: false },
+          // Wake-ups must come from a live subscription, not from the poll (20 s here).
+          pollIntervalMs: 20_000,
           logger: { debug() {}, info() {}, warn() {}, error() {} },
         })
         await jobs.addBulk(Array.from({ length: 150 }, (_, n) => ({ data: { n } })))
@@ -204,6 +206,13 @@ describe.skipIf(!available)(
         expect(runs.size).toBe(150)
         expect([...runs.values()].every((count) => count === 1)).toBe(true)
         expect(leaseLost).toEqual([])
+        // The worker is idle now, parked on its wake-up. The connection it listens on was frozen too; it must
+        // have been renewed with the others, or this job would wait for the 20 s poll.
+        await sleep(200)
+        const addedAt = Date.now()
+        await jobs.add({ n: 150 })
+        while (!done.has(150) && Date.now() - addedAt < 5_000) await sleep(5)
+        expect(Date.now() - addedAt).toBeLessThan(1_000)
       } finally {
         await runtime.stop()
       }
