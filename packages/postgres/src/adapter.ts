@@ -220,6 +220,10 @@ export function postgresAdapter(
     }
   }
 
+  // The backend pid a failed statement was running on, if it got that far (postgres.js sets `query.state`
+  // to the connection's BackendKeyData when it sends the query): giveBackClaim waits for that backend.
+  const backendOf = new WeakMap<Error, number>()
+
   async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
     const sockets = owned && replyTimeoutMs > 0 ? (db === claimSql ? claimSockets : mainSockets) : null
     let unanswered: Promise<void> | null = null
@@ -228,15 +232,19 @@ export function postgresAdapter(
       setTimeout(() => {
         unanswered = sockets.destroyAll()
       }, replyTimeoutMs)
+    const options = { prepare: prepare && !planPerCall.has(text) }
+    const query = db.unsafe(text, params as never, options)
     try {
-      const options = { prepare: prepare && !planPerCall.has(text) }
-      return (await tracked(() => db.unsafe(text, params as never, options).values())) as unknown as Row[]
+      return (await tracked(() => query.values())) as unknown as Row[]
     } catch (err) {
       if (unanswered) await unanswered
       const why = unanswered
         ? `no answer in ${replyTimeoutMs} ms (replyTimeoutMs), connections closed`
         : (err as Error).message
-      throw new AdapterError(`PostgreSQL ${op} failed: ${why}`, { cause: err })
+      const error = new AdapterError(`PostgreSQL ${op} failed: ${why}`, { cause: err })
+      const pid = (query as unknown as { state?: { pid?: number | null } | null }).state?.pid
+      if (typeof pid === 'number') backendOf.set(error, pid)
+      throw error
     } finally {
       if (deadline) clearTimeout(deadline)
     }
@@ -247,16 +255,31 @@ export function postgresAdapter(
   // (lockTtlMs, 30 s by default), counting a stall. Its caller still knows the claim's token prefix, so the
   // jobs are given back at once instead: RELEASE_CLAIM on the main pool, retried with a doubling delay
   // (the server may be restarting) until the lease would have expired anyway or the adapter closes. After
-  // an error that rolled the claim back it finds nothing. Runs in the background; the caller's error stands.
+  // an error that rolled the claim back it finds nothing. A claim whose connection was closed while it still
+  // ran (a missed replyTimeoutMs, a dropped link) is still committed by its backend afterwards, so while that
+  // backend (`error`'s pid) is busy RELEASE_CLAIM releases nothing and answers `pending`, and is asked again.
+  // Runs in the background; the caller's error stands.
   const givingBack = new Set<NodeJS.Timeout>()
-  function giveBackClaim(ns: string, queue: string | null, prefix: string, leaseMs: number): void {
+  function giveBackClaim(
+    ns: string,
+    queue: string | null,
+    prefix: string,
+    leaseMs: number,
+    error: unknown,
+  ): void {
     const until = Date.now() + leaseMs
+    const pid = error instanceof Error ? (backendOf.get(error) ?? null) : null
     let delay = 50
     const attempt = async () => {
       if (closed) return
+      let again = false
       try {
-        await rows('releaseClaim', jq.RELEASE_CLAIM, [ns, queue, prefix])
+        const [r] = await rows('releaseClaim', jq.RELEASE_CLAIM, [ns, queue, prefix, pid])
+        again = r![2] === true
       } catch {
+        again = true
+      }
+      if (again) {
         if (closed || Date.now() + delay >= until) return
         const timer = setTimeout(() => {
           givingBack.delete(timer)
@@ -338,7 +361,7 @@ export function postgresAdapter(
         ])
       } catch (error) {
         // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
-        if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs)
+        if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
         throw error
       }
       const done = new Set<string>()
@@ -464,7 +487,7 @@ export function postgresAdapter(
       try {
         got = await rows('claim', jq.CLAIM, params, claimSql)
       } catch (error) {
-        giveBackClaim(ns, queue, prefix, request.leaseMs)
+        giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
       }
       // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).

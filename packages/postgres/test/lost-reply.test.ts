@@ -169,6 +169,50 @@ describe.runIf(runSuite)(
       expect(again.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
     })
 
+    test('claim: a claim still running when its connection was closed is given back once its backend commits it', async () => {
+      const s = ns()
+      const jobs = [newJob('q'), newJob('q'), newJob('q')]
+      await a.broker.addBulk(s, jobs)
+      // The next claim (the claim pool's connections run with plan_cache_mode = force_generic_plan) first
+      // sleeps 1.5 s on the server: the deadline closes the connection meanwhile, and the backend goes on and
+      // commits the claim at its Sync afterwards. One-shot through a sequence, which takes no lock, so the
+      // give-back running meanwhile on the main pool is not held up by it. The trigger stays (a no-op from
+      // then on); the schema goes with the suite.
+      const schema = `"${a.schema}"`
+      await a.sql.unsafe(`create sequence ${schema}.slow_once`)
+      await a.sql.unsafe(`create function ${schema}.slow() returns trigger language plpgsql as $$
+        begin
+          if current_setting('plan_cache_mode') = 'force_generic_plan'
+            and nextval('${schema}.slow_once') = 1 then
+            perform pg_sleep(1.5);
+          end if;
+          return null;
+        end $$`)
+      await a.sql.unsafe(
+        `create trigger slow before update on ${schema}.jobs for each statement execute function ${schema}.slow()`,
+      )
+      await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(/replyTimeoutMs/)
+      // Before: the give-back ran at once, found nothing (not committed yet) and stopped; the claim then
+      // committed and its jobs stayed active under tokens nobody held for the whole 60 s lease.
+      const t0 = Date.now()
+      const released = async () => {
+        const back = await Promise.all(jobs.map((job) => a.storage.getJob(s, job.id)))
+        return back.every((j) => j?.timeline.at(-1)?.event === 'released') ? back : null
+      }
+      let back = await released()
+      while (!back && Date.now() - t0 < 5_000) {
+        await sleep(50)
+        back = await released()
+      }
+      // The released entries prove that the claim did commit (after the 1.5 s sleep) and was given back.
+      expect(Date.now() - t0).toBeGreaterThan(500)
+      for (const job of back ?? []) {
+        expect(job).toMatchObject({ status: 'waiting', attempts: 0, token: null })
+        expect(job!.timeline.at(-1)).toMatchObject({ event: 'released', detail: 'claim reply lost' })
+      }
+      expect(back).not.toBeNull()
+    })
+
     test('renew: fails after replyTimeoutMs; the next renewal, on a new connection, keeps the lease', async () => {
       const s = ns()
       const job = newJob('q')

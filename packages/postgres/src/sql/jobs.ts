@@ -344,17 +344,31 @@ from r
  * one back (attempt not counted, a `released` entry), keeping its place in the queue (`ord` unchanged: a
  * claim takes the front, so they stay at the front). If the claim never ran or rolled back, nothing
  * matches. Returns how many jobs it gave back; wakes the queues' consumers.
+ *
+ * $4 is the backend pid of the connection the claim was sent on, if known. While that backend is still
+ * busy (in pg_stat_activity and not `idle`), the claim may not have committed yet — a connection closed by
+ * the client does not stop a running statement, and the server commits it at the Sync that was sent with
+ * it — so nothing is released and the third column says `pending`; the caller asks again later. Once the
+ * backend is gone or idle, its statement is over, committed or not, and what it claimed is released. (With
+ * `track_activities` off the state reads `disabled`: released at once, as before this check.)
  */
 export const RELEASE_CLAIM = `
-with r as (
+with busy as (
+  select exists (
+    select 1 from pg_stat_activity a where a.pid = $4::int and a.state not in ('idle', 'disabled')
+  ) as pending
+),
+r as (
   update {{schema}}.jobs j set
     ${released("'claim reply lost'")}
   where j.ns = $1::text and ($2::text is null or j.queue = $2::text)
     and j.status = 'active' and left(j.token, length($3::text)) = $3::text and j.lock_expires_at > now()
+    and not (select pending from busy)
   returning j.queue
 )
 select count(*)::int, (select count(pg_notify({{channel}},
-  json_build_object('t', 'w', 'n', $1::text, 'q', q.queue, 'd', 0)::text)) from (select distinct queue from r) q)
+  json_build_object('t', 'w', 'n', $1::text, 'q', q.queue, 'd', 0)::text)) from (select distinct queue from r) q),
+  (select pending from busy)
 from r
 `
 
