@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import {
   AdapterError,
   type AddOptions,
@@ -264,6 +264,8 @@ export class RedisBroker implements BrokerAdapter {
         job.disabledBehavior,
       )
     }
+    // The call's id: a re-send of this very call (see add-4.lua) answers what its first run stored.
+    args.push(randomBytes(9).toString('base64url'))
     const replies = (await this.b.run('add', [k.meta, k.wait, k.delayed, k.all], args)) as AddReply[]
     const again: number[] = []
     const dropped: string[] = []

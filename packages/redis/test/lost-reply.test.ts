@@ -43,6 +43,22 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     admin.disconnect()
   })
 
+  it('add: the re-sent call reports the job it created, not a duplicate of it', async () => {
+    const ns = randomNs()
+    const q = queue()
+    const job = newJob({ queue: q })
+    const losing = proxy.loseReply(loseCommandReply(job.id))
+    const [result] = await a.broker.addBulk(ns, [job])
+    await losing
+    // Before: the re-send found the job its first run stored and answered `duplicate` (no `added` event).
+    expect(result).toMatchObject({ outcome: 'created', job: { id: job.id, status: 'waiting' } })
+    const stored = await a.storage.getJob(ns, job.id)
+    expect(result!.job).toMatchObject({ createdAt: stored!.createdAt })
+    expect(await a.storage.countJobs(ns, q)).toMatchObject({ waiting: 1 })
+    // Another call adding the same id still gets the duplicate.
+    expect(await a.broker.add(ns, job)).toMatchObject({ outcome: 'duplicate', job: { id: job.id } })
+  })
+
   it('claim: the re-sent call returns the jobs the first run claimed and claims no more', async () => {
     const ns = randomNs()
     const q = queue()

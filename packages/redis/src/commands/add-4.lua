@@ -11,6 +11,10 @@
   ARGV[5] n        number of jobs (<= 1000, the client's batches are smaller); then 8 values per job:
                    id, data (JSON), delayMs, priority, lifo (1|0), maxAttempts, guaranteed (1|0),
                    disabledBehavior (hold|skip|reject)
+  ARGV[6 + n * 8] call     this call's random id. Stored with each job it creates (field `an`, with `c` or
+                   `h` for created or held), so that the same call sent again (ioredis re-sends a command
+                   whose reply was lost when it reconnects) answers what it did the first time instead of
+                   `duplicate`.
 
   Returns one entry per job, in order:
     { 'created' | 'held', createdAt, ord }   stored (held = stored `paused`, the queue is disabled)
@@ -22,6 +26,7 @@
 local meta, wait, delayed, all = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local P, channel, queue, idx = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local n = tonumber(ARGV[5])
+local call = ARGV[6 + n * 8]
 local now = nowMs()
 local disabled = redis.call('HGET', meta, 'disabled') == '1'
 local results = {}
@@ -44,7 +49,13 @@ for i = 0, n - 1 do
   if indexed and indexed ~= queue then
     result = { 'other', indexed }
   elseif not fresh and redis.call('EXISTS', jobKey) == 1 then
-    result = { 'duplicate', readJob(jobKey, tlKey) }
+    local first = redis.call('HMGET', jobKey, 'an', 'createdAt', 'ord')
+    if first[1] == call .. ':c' or first[1] == call .. ':h' then
+      -- This very call, sent again: the job is the one its first run stored.
+      result = { first[1] == call .. ':c' and 'created' or 'held', tonumber(first[2]), tonumber(first[3]) }
+    else
+      result = { 'duplicate', readJob(jobKey, tlKey) }
+    end
   elseif disabled and (ARGV[b + 8] == 'skip' or ARGV[b + 8] == 'reject') then
     if fresh then redis.call('DEL', idx .. id) end
     result = { ARGV[b + 8] == 'skip' and 'skipped' or 'rejected' }
@@ -71,7 +82,7 @@ for i = 0, n - 1 do
       'id', id, 'queue', queue, 'status', status, 'data', ARGV[b + 2],
       'attempts', 0, 'maxAttempts', ARGV[b + 6], 'stalledCount', 0, 'progress', 0,
       'priority', ARGV[b + 4], 'lifo', ARGV[b + 5], 'guaranteed', ARGV[b + 7],
-      'createdAt', now, 'runAt', runAt, 'ord', ord)
+      'createdAt', now, 'runAt', runAt, 'ord', ord, 'an', call .. (disabled and ':h' or ':c'))
     listed[#listed + 1] = ord
     listed[#listed + 1] = id
     appendTo(byStatus, status, ord, id)
