@@ -1,6 +1,7 @@
 // The adapter under the engine: transactional enqueue through queue().add(data, { tx }), two nodes
 // initialising at once on an empty schema, and a worker whose connections go half-open, all through
 // OqronRuntime as an application uses them.
+import { freezeDrill } from '@oqronkit/testkit/proxy'
 import { OqronRuntime, queue } from 'oqronkit'
 import { postgresAdapter } from 'oqronkit/postgres'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
@@ -165,58 +166,21 @@ describe.runIf(runSuite)('two nodes calling init() at the same moment on an empt
 })
 
 describe.runIf(runSuite)('a worker whose connections all go half-open keeps going', () => {
-  test('every job completes once, resumed within replyTimeoutMs of the freeze, none run twice', async () => {
+  test('freezeDrill: every job completes once, resumed within replyTimeoutMs of the freeze; idle wake-ups live', async () => {
     const replyTimeoutMs = 500
     const { proxy, a, close } = await proxiedAdapter({ replyTimeoutMs })
-    const runtime = new OqronRuntime()
-    const runs = new Map<number, number>()
-    const done = new Set<number>()
-    const leaseLost: string[] = []
-    const jobs = queue<{ n: number }>({
-      name: 'frozen',
-      runtime,
-      concurrency: 5,
-      heartbeatMs: 250,
-      lockTtlMs: 5_000,
-      handler: async (ctx) => {
-        runs.set(ctx.data.n, (runs.get(ctx.data.n) ?? 0) + 1)
-        await sleep(20)
-      },
-    })
-    runtime.on('completed', (e) => done.add((e.job.data as { n: number }).n))
-    runtime.on('lease-lost', (e) => leaseLost.push(e.reason))
     try {
-      await runtime.init({
-        adapters: a,
-        shutdown: { signals: false },
-        // Wake-ups must come from a live subscription, not from the poll (20 s here).
-        pollIntervalMs: 20_000,
-        logger: quiet,
-      })
-      await jobs.addBulk(Array.from({ length: 150 }, (_, n) => ({ data: { n } })))
-      while (done.size < 30) await sleep(5)
-      // Every open connection (pools and LISTEN) now swallows what is sent on it and never answers.
-      proxy.freeze()
-      const frozenAt = Date.now()
-      const before = done.size
-      while (done.size === before && Date.now() - frozenAt < 10_000) await sleep(5)
-      const resumedAfter = Date.now() - frozenAt
-      while (done.size < 150 && Date.now() - frozenAt < 20_000) await sleep(10)
-      expect(done.size).toBe(150)
+      const report = await freezeDrill({ proxy, adapters: a })
+      expect(report.completed).toBe(report.jobs)
       // Without replyTimeoutMs the worker waits on the frozen connections for TCP keepalive (minutes).
-      expect(resumedAfter).toBeLessThan(replyTimeoutMs + 2_000)
-      expect([...runs.values()].every((count) => count === 1)).toBe(true)
-      expect(runs.size).toBe(150)
-      expect(leaseLost).toEqual([])
-      // The worker is idle now, parked on its wake-up. The connection it listens on was frozen too; it must
-      // have been renewed with the others, or this job would wait for the 20 s poll.
-      await sleep(200)
-      const addedAt = Date.now()
-      await jobs.add({ n: 150 })
-      while (!done.has(150) && Date.now() - addedAt < 5_000) await sleep(5)
-      expect(Date.now() - addedAt).toBeLessThan(1_000)
+      expect(report.resumedAfterMs).not.toBeNull()
+      expect(report.resumedAfterMs!).toBeLessThan(replyTimeoutMs + 2_000)
+      expect(report.ranTwice).toBe(0)
+      expect(report.leaseLost).toEqual([])
+      // The LISTEN connection was frozen too and went with the main pool: wake-ups work again.
+      expect(report.idlePickupMs).not.toBeNull()
+      expect(report.idlePickupMs!).toBeLessThan(1_000)
     } finally {
-      await runtime.stop()
       await close()
     }
   })

@@ -1,13 +1,11 @@
 import { OqronConfigError } from '@oqronkit/core'
-import { LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
+import { freezeDrill, LossyProxy, type ReplyLoss } from '@oqronkit/testkit/proxy'
 import { Redis } from 'ioredis'
-import { OqronRuntime, queue } from 'oqronkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisAdapter } from '../src/index.js'
 import { countKeys, deleteKeys, newJob, REDIS_URL, randomNs, randomPrefix, requireRedis } from './helpers.js'
 
 const available = await requireRedis(REDIS_URL)
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
  * Loses the reply to the first command whose bytes contain `marker`: the command reaches Redis and runs, and
@@ -180,58 +178,20 @@ describe.skipIf(!available)(
       expect(proxy.accepted).toBe(connections)
     })
 
-    it('a worker whose connections all go half-open completes every job once, resumed within replyTimeoutMs', async () => {
-      const url = `redis://127.0.0.1:${proxy.port}`
-      const runtime = new OqronRuntime()
-      const runs = new Map<number, number>()
-      const done = new Set<number>()
-      const leaseLost: string[] = []
-      const jobs = queue<{ n: number }>({
-        name: 'frozen',
-        runtime,
-        concurrency: 5,
-        heartbeatMs: 250,
-        lockTtlMs: 5_000,
-        handler: async (ctx) => {
-          runs.set(ctx.data.n, (runs.get(ctx.data.n) ?? 0) + 1)
-          await sleep(20)
-        },
+    it('freezeDrill: every job completes once, resumed within replyTimeoutMs of the freeze; idle wake-ups live', async () => {
+      const report = await freezeDrill({
+        proxy,
+        adapters: redisAdapter({ url: `redis://127.0.0.1:${proxy.port}` }, { prefix, replyTimeoutMs }),
       })
-      runtime.on('completed', (e) => done.add((e.job.data as { n: number }).n))
-      runtime.on('lease-lost', (e) => leaseLost.push(e.reason))
-      try {
-        await runtime.init({
-          adapters: redisAdapter({ url }, { prefix, replyTimeoutMs }),
-          shutdown: { signals: false },
-          // Wake-ups must come from a live subscription, not from the poll (20 s here).
-          pollIntervalMs: 20_000,
-          logger: { debug() {}, info() {}, warn() {}, error() {} },
-        })
-        await jobs.addBulk(Array.from({ length: 150 }, (_, n) => ({ data: { n } })))
-        while (done.size < 30) await sleep(5)
-        // The command connection and both pub/sub connections now swallow everything and never answer.
-        proxy.freeze()
-        const frozenAt = Date.now()
-        const before = done.size
-        while (done.size === before && Date.now() - frozenAt < 10_000) await sleep(5)
-        const resumedAfter = Date.now() - frozenAt
-        while (done.size < 150 && Date.now() - frozenAt < 20_000) await sleep(10)
-        expect(done.size).toBe(150)
-        // Without replyTimeoutMs the worker waits on the frozen connection for TCP keepalive (minutes).
-        expect(resumedAfter).toBeLessThan(replyTimeoutMs * 1.25 + 2_000)
-        expect(runs.size).toBe(150)
-        expect([...runs.values()].every((count) => count === 1)).toBe(true)
-        expect(leaseLost).toEqual([])
-        // The worker is idle now, parked on its wake-up. The connection it listens on was frozen too; it must
-        // have been renewed with the others, or this job would wait for the 20 s poll.
-        await sleep(200)
-        const addedAt = Date.now()
-        await jobs.add({ n: 150 })
-        while (!done.has(150) && Date.now() - addedAt < 5_000) await sleep(5)
-        expect(Date.now() - addedAt).toBeLessThan(1_000)
-      } finally {
-        await runtime.stop()
-      }
+      expect(report.completed).toBe(report.jobs)
+      // Without replyTimeoutMs the worker waits on the frozen connection for TCP keepalive (minutes).
+      expect(report.resumedAfterMs).not.toBeNull()
+      expect(report.resumedAfterMs!).toBeLessThan(replyTimeoutMs * 1.25 + 2_000)
+      expect(report.ranTwice).toBe(0)
+      expect(report.leaseLost).toEqual([])
+      // The pub/sub connections were frozen too and renewed with the command connection: wake-ups work.
+      expect(report.idlePickupMs).not.toBeNull()
+      expect(report.idlePickupMs!).toBeLessThan(1_000)
     })
 
     it('replyTimeoutMs must be a non-negative integer', () => {

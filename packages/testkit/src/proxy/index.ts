@@ -144,3 +144,5 @@ export class LossyProxy {
     this.links.delete(link)
   }
 }
+
+export { type FreezeDrillOptions, type FreezeDrillReport, freezeDrill } from './drill.js'
