@@ -54,6 +54,10 @@ export class RecurringScheduler {
   private leaderTimer: unknown = null
   private chain: Promise<unknown> = Promise.resolve()
   private stopped = true
+  /** A heartbeat (renewal or tick) is still out: the next period sends nothing behind it. */
+  private beating = false
+  /** When the last confirmed acquire or renewal of the leader lock was sent. */
+  private heldSince = 0
 
   constructor(
     private readonly runtime: OqronRuntime,
@@ -107,18 +111,32 @@ export class RecurringScheduler {
     return run
   }
 
+  /**
+   * Renew the leader lock (or, as a follower, try to take it). A renewal that does not answer (a half-open
+   * connection) is not repeated behind itself; once no renewal has been confirmed for `leaderTtlMs`, counted
+   * from when the last confirmed one was sent, this runtime stops acting as leader — another may hold the
+   * lock by then — and takes it again through `tick()` when the backend answers.
+   */
   private async heartbeat(): Promise<void> {
     const engine = this.engine
     if (!engine || this.stopped) return
+    if (this.token && Date.now() - this.heldSince >= this.settings.leaderTtlMs) this.token = null
+    if (this.beating) return
+    this.beating = true
     try {
-      if (this.token) {
+      const token = this.token
+      if (token) {
+        const sentAt = Date.now()
         const ok = await engine.adapters.lock.renew(
           engine.ns,
           this.leaderKey,
-          this.token,
+          token,
           this.settings.leaderTtlMs,
         )
-        if (!ok) this.token = null
+        if (this.token === token) {
+          if (ok) this.heldSince = sentAt
+          else this.token = null
+        }
       } else {
         await this.tick()
       }
@@ -127,6 +145,8 @@ export class RecurringScheduler {
         error,
         where: `leader lock of ${this.settings.kind} "${this.settings.name}"`,
       })
+    } finally {
+      this.beating = false
     }
   }
 
@@ -138,8 +158,10 @@ export class RecurringScheduler {
     const s = this.settings
     try {
       if (!this.token) {
+        const sentAt = Date.now()
         this.token = await adapters.lock.acquire(ns, this.leaderKey, engine.workerId, s.leaderTtlMs)
         if (!this.token) return result
+        this.heldSince = sentAt
       }
       result.leader = true
       const now = engine.now()

@@ -73,6 +73,46 @@ describe('cron across several runtimes', () => {
     expect(times.length).toBeGreaterThanOrEqual(7)
   })
 
+  it('a leader whose lock renewal never answers steps down after leaderTtlMs and sends no second renewal', async () => {
+    const adapters = memoryAdapter()
+    let hang = false
+    const renewals: number[] = []
+    const hung = {
+      ...adapters,
+      lock: Object.create(adapters.lock, {
+        renew: {
+          value: (...args: Parameters<typeof adapters.lock.renew>) => {
+            if (!hang) return adapters.lock.renew(...args)
+            renewals.push(Date.now())
+            return new Promise<boolean>(() => {})
+          },
+        },
+      }),
+    }
+    const rt = new OqronRuntime()
+    runtimes.push(rt)
+    const handle = cron({
+      name: 'hung-leader',
+      every: 10_000,
+      leaderTtlMs: 600,
+      runtime: rt,
+      handler: async () => {},
+    })
+    await rt.init({ adapters: hung, logger: quiet, shutdown: { signals: false, timeoutMs: 0 } })
+    while (!handle.isLeader) await sleep(10)
+    hang = true
+    const t0 = Date.now()
+    while (handle.isLeader && Date.now() - t0 < 3_000) await sleep(10)
+    const steppedDownAfter = Date.now() - t0
+    // Renewals go out every 150 ms (leaderTtlMs / 4); the lease counts from the last confirmed one, sent
+    // at most one period before the hang began.
+    expect(handle.isLeader).toBe(false)
+    expect(steppedDownAfter).toBeLessThanOrEqual(600 + 150 + 100)
+    await sleep(500)
+    // The hung renewal was never repeated behind itself.
+    expect(renewals).toHaveLength(1)
+  })
+
   it('overlap: skip drops a fire while the previous one still runs; run enqueues it', async () => {
     const adapters = memoryAdapter()
     let now = Date.parse('2026-06-01T00:00:00Z')
