@@ -45,11 +45,6 @@ export class OwnSockets {
     return { socket: this.factory }
   }
 
-  /** Sockets open now (test and diagnostics). */
-  get size(): number {
-    return this.open.size
-  }
-
   /**
    * Close every connection of this client at once, as a network cut would: postgres.js fails the statements
    * running on them (`CONNECTION_CLOSED`) and reconnects for the next ones. Resolves once postgres.js has

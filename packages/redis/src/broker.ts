@@ -19,6 +19,7 @@ import {
 } from '@oqronkit/core'
 import { type Backend, guard } from './backend.js'
 import { decodeClaimed, decodeJob, type RawJob, toJson } from './codec.js'
+import { within } from './hub.js'
 
 /** Priorities share a 53-bit sort score with the order inside a priority, so they are bounded. */
 export const MAX_PRIORITY = 2 ** 20
@@ -630,7 +631,7 @@ export class RedisBroker implements BrokerAdapter {
       // A new subscription may have missed a publish since the caller's last claim: return so it claims again.
       // A SUBSCRIBE that does not answer (a half-open connection) holds the wait no longer than the wait
       // itself would have lasted, nor past the caller's abort: the caller then claims again.
-      const made = await untilAbortedOr(hub.ensure(k.wake), timeoutMs, signal)
+      const made = await within(hub.ensure(k.wake), timeoutMs, signal)
       if (made !== false) return
       subscribed = true
     } catch {
@@ -686,25 +687,5 @@ export class RedisBroker implements BrokerAdapter {
       stop()
       await hub.release(channel)
     }
-  }
-}
-
-/** `work`'s value, or undefined once `ms` pass or `signal` aborts, whichever comes first. */
-async function untilAbortedOr<T>(work: Promise<T>, ms: number, signal: AbortSignal): Promise<T | undefined> {
-  let stop = () => {}
-  const cut = new Promise<undefined>((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms)
-    timer.unref()
-    const onAbort = () => resolve(undefined)
-    signal.addEventListener('abort', onAbort, { once: true })
-    stop = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-    }
-  })
-  try {
-    return await Promise.race([work, cut])
-  } finally {
-    stop()
   }
 }

@@ -141,15 +141,25 @@ export async function closeClient(client: RedisClient): Promise<void> {
   client.disconnect()
 }
 
-/** Waits for `work`, or `ms` at most (it then goes on in the background); never rejects if `work` doesn't. */
-export async function within(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([
-    work,
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms)
-      timer.unref()
-    }),
-  ])
-  clearTimeout(timer)
+/**
+ * `work`'s value, or undefined once `ms` pass or `signal` aborts, whichever comes first (`work` then goes on
+ * in the background). Rejects only if `work` does.
+ */
+export async function within<T>(work: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | undefined> {
+  let stop = () => {}
+  const cut = new Promise<undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms)
+    timer.unref()
+    const onAbort = () => resolve(undefined)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    stop = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  })
+  try {
+    return await Promise.race([work, cut])
+  } finally {
+    stop()
+  }
 }

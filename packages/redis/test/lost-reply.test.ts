@@ -17,29 +17,49 @@ function loseCommandReply(marker: string, { cut = true } = {}): () => ReplyLoss 
   return () => ({ sent: (chunk) => chunk.includes(wanted), cut: () => cut })
 }
 
+/**
+ * An opened adapter whose connection goes through a `LossyProxy` in front of REDIS_URL, under a prefix of its
+ * own; `close()` closes both, deletes the prefix's keys and checks none is left.
+ */
+async function proxiedAdapter(tag: string, options: { replyTimeoutMs?: number } = {}) {
+  const prefix = randomPrefix(tag)
+  const target = new URL(REDIS_URL)
+  const proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 6379) })
+  const url = `redis://127.0.0.1:${proxy.port}`
+  const a = redisAdapter({ url }, { prefix, ...options })
+  await a.open?.()
+  return {
+    proxy,
+    a,
+    /** Another adapter on the same proxy and prefix. */
+    another: () => redisAdapter({ url }, { prefix, ...options }),
+    async close() {
+      await a.close?.()
+      proxy.close()
+      const admin = new Redis(REDIS_URL)
+      admin.on('error', () => {})
+      try {
+        await deleteKeys(admin, prefix)
+        expect(await countKeys(admin, prefix)).toBe(0)
+      } finally {
+        admin.disconnect()
+      }
+    },
+  }
+}
+
 describe.skipIf(!available)('a script whose reply is lost is answered again, not run again', () => {
-  const prefix = randomPrefix('lost')
-  const admin = new Redis(REDIS_URL, { lazyConnect: true })
-  admin.on('error', () => {})
   let proxy: LossyProxy
   let a: ReturnType<typeof redisAdapter>
+  let close = async () => {}
   const request = { workerId: 'w-lost', leaseMs: 60_000 }
   let n = 0
   const queue = () => `lost${++n}`
 
   beforeAll(async () => {
-    const target = new URL(REDIS_URL)
-    proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 6379) })
-    a = redisAdapter({ url: `redis://127.0.0.1:${proxy.port}` }, { prefix })
-    await a.open?.()
+    ;({ proxy, a, close } = await proxiedAdapter('lost'))
   })
-  afterAll(async () => {
-    await a?.close?.()
-    proxy?.close()
-    await deleteKeys(admin, prefix)
-    expect(await countKeys(admin, prefix)).toBe(0)
-    admin.disconnect()
-  })
+  afterAll(() => close())
 
   it('add: the re-sent call reports the job it created, not a duplicate of it', async () => {
     const ns = randomNs()
@@ -127,26 +147,17 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
 describe.skipIf(!available)(
   'a connection that stops answering (half-open) is closed after replyTimeoutMs',
   () => {
-    const prefix = randomPrefix('silent')
-    const admin = new Redis(REDIS_URL, { lazyConnect: true })
-    admin.on('error', () => {})
     let proxy: LossyProxy
     let a: ReturnType<typeof redisAdapter>
+    let another: () => ReturnType<typeof redisAdapter>
+    let close = async () => {}
     const request = { workerId: 'w-silent', leaseMs: 60_000 }
     const replyTimeoutMs = 400
 
     beforeAll(async () => {
-      const target = new URL(REDIS_URL)
-      proxy = await LossyProxy.start({ host: target.hostname, port: Number(target.port || 6379) })
-      a = redisAdapter({ url: `redis://127.0.0.1:${proxy.port}` }, { prefix, replyTimeoutMs })
-      await a.open?.()
+      ;({ proxy, a, another, close } = await proxiedAdapter('silent', { replyTimeoutMs }))
     })
-    afterAll(async () => {
-      await a?.close?.()
-      proxy?.close()
-      await deleteKeys(admin, prefix)
-      admin.disconnect()
-    })
+    afterAll(() => close())
 
     it('claim: answered on a new connection after replyTimeoutMs (the jobs of its first run), not after TCP keepalive', async () => {
       const ns = randomNs()
@@ -181,7 +192,7 @@ describe.skipIf(!available)(
     it('freezeDrill: every job completes once, resumed within replyTimeoutMs of the freeze; idle wake-ups live', async () => {
       const report = await freezeDrill({
         proxy,
-        adapters: redisAdapter({ url: `redis://127.0.0.1:${proxy.port}` }, { prefix, replyTimeoutMs }),
+        adapters: another(),
       })
       expect(report.completed).toBe(report.jobs)
       // Without replyTimeoutMs the worker waits on the frozen connection for TCP keepalive (minutes).

@@ -68,7 +68,7 @@ export class HeartbeatWorker {
       return
     }
     this.inFlight = true
-    const { adapters, ns, events, workerId } = this.engine
+    const { adapters, ns, events } = this.engine
     const sentAt = Date.now()
     try {
       const outcome = await adapters.broker.renew(ns, this.jobId, this.token, this.lockTtlMs)
@@ -80,15 +80,8 @@ export class HeartbeatWorker {
         this.stop()
         this.run.abort(new JobCancelledError(this.jobId))
       } else {
-        this.stop()
         this.engine.staleWrites++
-        events.emit('lease-lost', {
-          jobId: this.jobId,
-          queue: this.queue,
-          workerId,
-          reason: 'renewal rejected',
-        })
-        this.run.abort(new LeaseLostError(this.jobId))
+        this.lose('renewal rejected', new LeaseLostError(this.jobId))
       }
     } catch (error) {
       if (this.stopped) return
@@ -105,15 +98,24 @@ export class HeartbeatWorker {
     this.expiry = this.engine.timers.setTimeout(() => {
       this.expiry = null
       if (this.stopped || this.run.aborted || this.leaseFresh()) return
-      this.stop()
-      this.engine.events.emit('lease-lost', {
-        jobId: this.jobId,
-        queue: this.queue,
-        workerId: this.engine.workerId,
-        reason: 'renewals failed',
-      })
-      this.run.abort(new LeaseLostError(this.jobId, 'its lease could not be renewed for lockTtlMs'))
+      this.lose(
+        'renewals failed',
+        new LeaseLostError(this.jobId, 'its lease could not be renewed for lockTtlMs'),
+      )
     }, left)
+  }
+
+  /** The lease is gone: stop renewing, say so, and abort the run with `error`. */
+  private lose(reason: string, error: LeaseLostError): void {
+    this.stop()
+    const { engine } = this
+    engine.events.emit('lease-lost', {
+      jobId: this.jobId,
+      queue: this.queue,
+      workerId: engine.workerId,
+      reason,
+    })
+    this.run.abort(error)
   }
 
   private disarmExpiry(): void {
