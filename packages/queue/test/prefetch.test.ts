@@ -93,6 +93,47 @@ describe('prefetch', () => {
     expect(handedOut.length).toBeLessThanOrEqual(Math.ceil((40 - 8) / 3) + 1)
   })
 
+  it('claims on while completions are on their way, up to a second concurrency + prefetch of settling jobs', async () => {
+    // Every completion takes 150 ms to be stored. The handlers return at once, so a slot is free again long
+    // before its job is settled: the claim loop must not wait for the stores, or the handlers idle through
+    // every round trip (a buffer of 6 jobs per 150 ms). Nor may it claim without bound while the stores lag.
+    const adapters = memoryAdapter()
+    const claim = adapters.broker.claim.bind(adapters.broker)
+    const complete = adapters.broker.complete.bind(adapters.broker)
+    let unsettled = 0
+    let most = 0
+    adapters.broker.claim = async (ns: string, q: string, request: ClaimRequest) => {
+      const jobs = await claim(ns, q, request)
+      unsettled += jobs.length
+      most = Math.max(most, unsettled)
+      return jobs
+    }
+    adapters.broker.complete = async (...args: Parameters<typeof complete>) => {
+      await new Promise((r) => setTimeout(r, 150))
+      const done = await complete(...args)
+      unsettled--
+      return done
+    }
+    const rt = node()
+    let ran = 0
+    const q = queue({
+      name: 'slow-store',
+      runtime: rt,
+      concurrency: 2,
+      prefetch: 4,
+      handler: () => void ran++,
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    await q.pause()
+    await q.addBulk(Array.from({ length: 60 }, () => ({ data: {} })))
+    await q.resume()
+    await waitFor(() => ran === 60, 5_000, 'every handler to run')
+    expect(most).toBeGreaterThan(6)
+    expect(most).toBeLessThanOrEqual(12)
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.countJobs('slow-store')).completed === 60)
+  })
+
   it('prefetched jobs are active with a renewed lease while they wait, and are not counted as running', async () => {
     const { rt, mgr, gate, started } = await busyWithAhead('slow', ['b', 'c'], {
       prefetch: 2,

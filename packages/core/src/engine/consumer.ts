@@ -17,6 +17,8 @@ export class QueueConsumer {
   private readonly waiting: JobRun[] = []
   /** Runs holding a slot: handler started, slot not given back yet. */
   private readonly holding = new Set<JobRun>()
+  /** Prefetching runs whose handler has returned and whose settle is on its way (slot already given back). */
+  private readonly settling = new Set<JobRun>()
   private readonly stopLoop = new AbortController()
   private slotFreed: (() => void) | null = null
   private loopDone: Promise<void> = Promise.resolve()
@@ -91,7 +93,10 @@ export class QueueConsumer {
     const batch = Math.max(1, Math.ceil(prefetch / 2))
     let failures = 0
     while (!signal.aborted) {
-      const free = concurrency + prefetch - this.runs.size
+      // Settling runs count against a second, equal allowance, not against the buffer: a slow settle round
+      // trip must not starve the handlers of claimed jobs (see startRun).
+      const limit = concurrency + prefetch
+      const free = Math.min(limit - (this.runs.size - this.settling.size), 2 * limit - this.runs.size)
       if (free < batch) {
         await new Promise<void>((resolve) => {
           this.slotFreed = resolve
@@ -157,13 +162,20 @@ export class QueueConsumer {
       job,
       this.successor,
       deferred,
-      early ? () => this.freeSlot(run) : undefined,
+      early
+        ? () => {
+            this.settling.add(run)
+            this.freeSlot(run)
+            this.slotFreed?.()
+          }
+        : undefined,
     )
     this.runs.set(job.id, run)
     if (deferred) this.waiting.push(run)
     else this.holding.add(run)
     void run.done.finally(() => {
       if (this.runs.get(job.id) === run) this.runs.delete(job.id)
+      this.settling.delete(run)
       this.freeSlot(run)
       this.settledSinceSweep++
       this.slotFreed?.()
