@@ -232,6 +232,31 @@ describe('prefetch', () => {
     expect(startedA).toEqual(['a'])
   })
 
+  it('a handler that throws synchronously fails its job and frees its slot', async () => {
+    // A plain (non-async) handler that throws ends the run from within its constructor; the slot hand-over
+    // must still find the run (before: a ReferenceError, an unhandled rejection, the job never settled).
+    const rt = node()
+    const q = queue({
+      name: 'sync-throw',
+      runtime: rt,
+      concurrency: 1,
+      prefetch: 2,
+      handler: () => {
+        throw new Error('bad input')
+      },
+    })
+    await rt.init({ adapters: memoryAdapter(), logger: quiet, shutdown: { signals: false } })
+    await q.pause()
+    await q.addBulk(Array.from({ length: 6 }, () => ({ data: {}, options: { attempts: 1 } })))
+    await q.resume()
+    const mgr = OqronManager.from(rt.getConfig())
+    await waitFor(async () => (await mgr.countJobs('sync-throw')).failed === 6)
+    const {
+      jobs: [job],
+    } = await mgr.listJobs({ queue: 'sync-throw', status: 'failed', limit: 1 })
+    expect(job!.error?.message).toBe('bad input')
+  })
+
   it('a slot takes its next job when the handler returns, while the completion is still on its way', async () => {
     const adapters = memoryAdapter()
     const complete = adapters.broker.complete.bind(adapters.broker)

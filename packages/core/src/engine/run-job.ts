@@ -153,6 +153,9 @@ export class JobRun {
       ok = true
     } catch (error) {
       value = error
+      // A handler that threw synchronously brought us here from within the constructor: yield once, so the
+      // consumer is not told of the end (onHandlerEnd) of a run it does not hold yet.
+      await undefined
     }
     this.heartbeat?.stop()
     if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
