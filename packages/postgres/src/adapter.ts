@@ -294,7 +294,10 @@ export function postgresAdapter(
   }
 
   // Group commit of `complete`: one statement per burst, each job fenced on its own. Removing and keeping
-  // completions are batched apart (the flag is part of the key) and run their own statement.
+  // completions are batched apart (the flag is part of the key) and run their own statement. One statement in
+  // flight per key, of up to 1,000 jobs: plain `complete` is what prefetching consumers use, whose slots do
+  // not wait for it, so fewer and larger statements beat a second one in flight (the bench's drain: ~9 % more
+  // jobs/s and ~15 % less Node CPU per job than 200 × 2, in eight interleaved pairs).
   const completer = new Batcher<
     { ns: string; remove: boolean; id: string; token: string; result: unknown },
     boolean
@@ -310,8 +313,8 @@ export function postgresAdapter(
       for (const r of await rows('complete', text, [ns, input])) done.add(`${r[0]}\u0000${r[1]}`)
       return items.map((it) => done.has(`${it.id}\u0000${it.token}`))
     },
-    200,
-    2,
+    1_000,
+    1,
   )
 
   // Queue of each job this adapter handed out, so completeAndClaim (which is not told the queue) can batch
