@@ -141,10 +141,10 @@ export function postgresAdapter(
 
   const owned = connection.sql === undefined
   // The sockets of each pool this adapter owns, so a statement left without an answer can close them (see
-  // replyTimeoutMs). The LISTEN client copies the main pool's options, so its socket is among the main
-  // pool's: a dead path takes it down too, and the notifier re-listens.
+  // replyTimeoutMs), and of the LISTEN connection (see the notifier below).
   const mainSockets = new OwnSockets()
   const claimSockets = new OwnSockets()
+  const listenSockets = new OwnSockets()
   const sql: Sql =
     connection.sql ??
     postgres(requireUrl(connection.url), {
@@ -177,7 +177,14 @@ export function postgresAdapter(
         ...claimSockets.option,
       })
     : sql
-  const notifier = new Notifier(sql, schema, relistenDelayMs)
+  // The LISTEN connection has sockets of its own and a liveness check (see ListenerCheck); a missed deadline
+  // on the main pool closes it too (the same path to the server).
+  const notifier = new Notifier(
+    sql,
+    schema,
+    relistenDelayMs,
+    owned && replyTimeoutMs > 0 ? { sockets: listenSockets, timeoutMs: replyTimeoutMs } : null,
+  )
   const jq = renderAll({ ...J }, schema, notifier.channelName)
   const sq = renderAll({ ...S }, schema, notifier.channelName)
   let closed = false
@@ -230,7 +237,10 @@ export function postgresAdapter(
     const deadline =
       sockets &&
       setTimeout(() => {
-        unanswered = sockets.destroyAll()
+        unanswered =
+          sockets === mainSockets
+            ? Promise.all([sockets.destroyAll(), notifier.closeListener()]).then(() => {})
+            : sockets.destroyAll()
       }, replyTimeoutMs)
     const options = { prepare: prepare && !planPerCall.has(text) }
     const query = db.unsafe(text, params as never, options)

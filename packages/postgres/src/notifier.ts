@@ -1,5 +1,16 @@
 import postgres from 'postgres'
 import { NO_TYPE_FETCH, type Sql } from './options.js'
+import type { OwnSockets } from './sockets.js'
+
+/**
+ * The LISTEN connection's liveness check: its own sockets and the deadline of a `select 1` sent on it every
+ * `timeoutMs` (replyTimeoutMs). A connection that goes half-open owes nothing while it waits for
+ * notifications, so nothing else would ever notice.
+ */
+export interface ListenerCheck {
+  sockets: OwnSockets
+  timeoutMs: number
+}
 
 /** A NOTIFY payload: work may be available (`w`) or a job was cancelled (`c`). */
 type Message = { t: 'w'; n: string; q: string; d: number } | { t: 'c'; n: string; i: string }
@@ -34,6 +45,10 @@ export class Notifier {
   private closed = false
   private relistenDelay: number
   private relistenTimer: NodeJS.Timeout | null = null
+  /** True from a successful LISTEN until its connection closes. */
+  private listening = false
+  private checkTimer: NodeJS.Timeout | null = null
+  private checking = false
   /** Bumped on every successful (re)LISTEN: everything before it may have been missed. */
   private epoch = 0
   private readonly counts = new Map<string, number>()
@@ -47,6 +62,7 @@ export class Notifier {
     private readonly base: Sql,
     schema: string,
     private readonly firstRelistenDelay: number,
+    private readonly check: ListenerCheck | null = null,
   ) {
     this.channel = `${schema}_oqronkit`
     this.relistenDelay = firstRelistenDelay
@@ -83,8 +99,10 @@ export class Notifier {
         if (channel === this.channel) this.dispatch(payload)
       },
       onclose: () => {
+        this.listening = false
         if (!this.closed) this.scheduleRelisten()
       },
+      ...(this.check ? this.check.sockets.option : {}),
     } as unknown as postgres.Options<Record<string, never>>) as unknown as Sql
     return this.client
   }
@@ -92,9 +110,44 @@ export class Notifier {
   private async listen(): Promise<void> {
     const client = this.connect()
     await client.unsafe(`listen "${this.channel}"`)
+    this.listening = true
     this.relistenDelay = this.firstRelistenDelay
     this.epoch++
     this.wakeAll()
+    this.startChecks()
+  }
+
+  /**
+   * Every `timeoutMs`, a `select 1` on the LISTEN connection; no answer within `timeoutMs` closes its socket,
+   * and the close re-LISTENs (and wakes every waiter) as after any drop. So a listener that went half-open
+   * while the rest of the adapter stayed healthy is replaced within two `timeoutMs`, instead of leaving
+   * wake-ups to the slow poll until TCP keepalive gives up (minutes).
+   */
+  private startChecks(): void {
+    const check = this.check
+    if (!check || this.checkTimer || this.closed) return
+    this.checkTimer = setInterval(() => {
+      const client = this.client
+      if (!client || !this.listening || this.checking) return
+      this.checking = true
+      const deadline = setTimeout(() => void check.sockets.destroyAll(), check.timeoutMs)
+      deadline.unref()
+      client
+        .unsafe('select 1')
+        .catch(() => {
+          // A closed connection: onclose re-LISTENs.
+        })
+        .finally(() => {
+          clearTimeout(deadline)
+          this.checking = false
+        })
+    }, check.timeoutMs)
+    this.checkTimer.unref()
+  }
+
+  /** Close the LISTEN connection's sockets (see ListenerCheck), as when the path to the server died. */
+  closeListener(): Promise<void> {
+    return this.check ? this.check.sockets.destroyAll() : Promise.resolve()
   }
 
   private scheduleRelisten(): void {
@@ -248,6 +301,8 @@ export class Notifier {
     this.closed = true
     if (this.relistenTimer) clearTimeout(this.relistenTimer)
     this.relistenTimer = null
+    if (this.checkTimer) clearInterval(this.checkTimer)
+    this.checkTimer = null
     this.wakeAll()
     this.cancelListeners.clear()
     const client = this.client

@@ -185,3 +185,49 @@ describe.runIf(runSuite)('a worker whose connections all go half-open keeps goin
     }
   })
 })
+
+describe.runIf(runSuite)('an idle worker whose LISTEN connection alone goes half-open', () => {
+  test('the listener is replaced within two replyTimeoutMs: a job added then is picked up long before the poll', async () => {
+    // Every other connection stays healthy, so no statement ever misses its deadline: only the listener's own
+    // liveness check can notice. The poll is 20 s; without the check the job waits for it.
+    const replyTimeoutMs = 400
+    const { proxy, a, close } = await proxiedAdapter({ replyTimeoutMs })
+    // The producer adds on a connection of its own, straight to the server.
+    const producer = new OqronRuntime()
+    const toQuiet = queue({ name: 'quiet', runtime: producer })
+    const runtime = new OqronRuntime()
+    const started: number[] = []
+    const q = queue({
+      name: 'quiet',
+      runtime,
+      concurrency: 1,
+      handler: () => void started.push(performance.now()),
+    })
+    try {
+      await runtime.init({
+        adapters: a,
+        logger: quiet,
+        pollIntervalMs: 20_000,
+        shutdown: { signals: false },
+      })
+      await producer.init({
+        adapters: postgresAdapter({ url: DATABASE_URL }, { schema: a.schema }),
+        logger: quiet,
+        shutdown: { signals: false },
+      })
+      await q.add({})
+      await vi.waitFor(() => expect(started).toHaveLength(1), { timeout: 5_000 })
+      await sleep(200) // parked on its wake-up
+      expect(proxy.freeze((sent) => sent.includes('listen "'))).toBe(1)
+      await sleep(3 * replyTimeoutMs)
+      const t0 = performance.now()
+      await toQuiet.add({})
+      await vi.waitFor(() => expect(started).toHaveLength(2), { timeout: 5_000, interval: 20 })
+      expect(started[1]! - t0).toBeLessThan(1_000)
+    } finally {
+      await runtime.stop()
+      await producer.stop()
+      await close()
+    }
+  })
+})

@@ -144,8 +144,11 @@ export function redisAdapter(
     const sub: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate()
     sub.on('error', () => {})
     // The pub/sub connections are the adapter's own whichever client it was given: a SUBSCRIBE or
-    // UNSUBSCRIBE left unanswered on a half-open one is ended the same way (ioredis re-subscribes).
-    if (!(sub instanceof Cluster) && replyTimeoutMs > 0) sub.once('end', watchReplies(sub, replyTimeoutMs))
+    // UNSUBSCRIBE left unanswered on a half-open one is ended the same way (ioredis re-subscribes), and an
+    // idle one is PINGed so that it owes a reply now and then: a subscriber that went half-open alone, the
+    // command connection healthy, is found too.
+    if (!(sub instanceof Cluster) && replyTimeoutMs > 0)
+      sub.once('end', watchReplies(sub, replyTimeoutMs, undefined, true))
     return sub
   }
   const backend = new Backend(

@@ -31,6 +31,7 @@ async function proxiedAdapter(tag: string, options: { replyTimeoutMs?: number } 
   return {
     proxy,
     a,
+    prefix,
     /** Another adapter on the same proxy and prefix. */
     another: () => redisAdapter({ url }, { prefix, ...options }),
     async close() {
@@ -150,12 +151,13 @@ describe.skipIf(!available)(
     let proxy: LossyProxy
     let a: ReturnType<typeof redisAdapter>
     let another: () => ReturnType<typeof redisAdapter>
+    let prefix: string
     let close = async () => {}
     const request = { workerId: 'w-silent', leaseMs: 60_000 }
     const replyTimeoutMs = 400
 
     beforeAll(async () => {
-      ;({ proxy, a, another, close } = await proxiedAdapter('silent', { replyTimeoutMs }))
+      ;({ proxy, a, another, prefix, close } = await proxiedAdapter('silent', { replyTimeoutMs }))
     })
     afterAll(() => close())
 
@@ -187,6 +189,37 @@ describe.skipIf(!available)(
         await new Promise((r) => setTimeout(r, replyTimeoutMs / 8))
       }
       expect(proxy.accepted).toBe(connections)
+    })
+
+    it('a pub/sub connection that goes half-open alone is replaced: waitForWork wakes on an add again', async () => {
+      // The command connection stays healthy, so no command misses its deadline: only the PING on the idle
+      // subscriber can find it. The waits' own timeout is 20 s; without the PING the second one runs out.
+      const ns = randomNs()
+      const q = 'silent-sub'
+      const worker = another()
+      await worker.open?.()
+      const direct = redisAdapter({ url: REDIS_URL }, { prefix })
+      const claimNone = async () =>
+        expect(await worker.broker.claim(ns, q, { ...request, limit: 5 })).toEqual([])
+      const wait = () => worker.broker.waitForWork(ns, q, 20_000, new AbortController().signal)
+      try {
+        await claimNone()
+        const parked = wait() // subscribes
+        await new Promise((r) => setTimeout(r, 200))
+        expect(proxy.freeze((sent) => /subscribe/i.test(sent))).toBeGreaterThanOrEqual(1)
+        // Found by the PING and replaced; the parked wait is woken then (messages may have been missed).
+        await parked
+        await claimNone()
+        const again = wait()
+        await new Promise((r) => setTimeout(r, 100))
+        const t0 = performance.now()
+        await direct.broker.add(ns, newJob({ queue: q }))
+        await again
+        expect(performance.now() - t0).toBeLessThan(1_000)
+      } finally {
+        await worker.close?.()
+        await direct.close?.()
+      }
     })
 
     it('freezeDrill: every job completes once, resumed within replyTimeoutMs of the freeze; idle wake-ups live', async () => {

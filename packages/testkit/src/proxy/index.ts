@@ -26,7 +26,12 @@ interface Link {
   held: Buffer
   /** Forwards nothing either way, and stays open (see `freeze`). */
   frozen: boolean
+  /** What the client has sent so far (latin1, at most SENT_KEPT characters), for `freeze`'s filter. */
+  sent: string
 }
+
+/** How much of each connection's client traffic `freeze(match)` can look at. */
+const SENT_KEPT = 65_536
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server on loopback that can lose one reply: the command reaches the
@@ -77,9 +82,19 @@ export class LossyProxy {
    * Make every open connection half-open: from now on nothing is forwarded on them in either direction and
    * they stay open, as when the server's host or the network path dies without a reset. Connections made
    * after the call work normally. A frozen connection is let go when the client closes its end.
+   *
+   * With `match`, only the connections whose client traffic so far (latin1 text of the first 64 KiB the client
+   * sent, protocol framing included) it accepts, e.g. `(sent) => sent.includes('LISTEN')` for one connection
+   * among healthy ones. Returns how many connections it froze.
    */
-  freeze(): void {
-    for (const link of this.links) link.frozen = true
+  freeze(match?: (sent: string) => boolean): number {
+    let frozen = 0
+    for (const link of this.links) {
+      if (link.frozen || (match && !match(link.sent))) continue
+      link.frozen = true
+      frozen++
+    }
+    return frozen
   }
 
   /** Connections the proxy has accepted so far: a client that reconnected shows here. */
@@ -103,10 +118,12 @@ export class LossyProxy {
       withholding: false,
       held: Buffer.alloc(0),
       frozen: false,
+      sent: '',
     }
     this.links.add(link)
     client.on('data', (chunk: Buffer) => {
       if (link.frozen) return
+      if (link.sent.length < SENT_KEPT) link.sent += chunk.toString('latin1', 0, SENT_KEPT - link.sent.length)
       upstream.write(bytes(chunk))
       if (link.loss && !link.withholding && link.loss.sent(chunk)) {
         link.withholding = true
