@@ -318,21 +318,34 @@ export function postgresAdapter(
       const input = JSON.stringify(
         items.map(({ id, token, result }) => (remove ? { id, token } : { id, token, result })),
       )
-      const done = new Set<string>()
+      // Id → the token whose completion went through (at most one per job). Keyed by the id alone: these
+      // run per job, and a composite string key cost a concatenation and a hash each.
+      const done = new Map<string, string>()
       const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
-      for (const r of await rows('complete', text, [ns, input])) done.add(`${r[0]}\u0000${r[1]}`)
-      return items.map((it) => done.has(`${it.id}\u0000${it.token}`))
+      for (const r of await rows('complete', text, [ns, input])) done.set(r[0] as string, r[1] as string)
+      return items.map((it) => done.has(it.id) && done.get(it.id) === it.token)
     },
     1_000,
     1,
   )
 
-  // Queue of each job this adapter handed out, so completeAndClaim (which is not told the queue) can batch
-  // per queue. Only a batching hint: the statement reads the queue from the completed rows themselves.
-  const queueOf = new Map<string, string>()
-  const forget = (ns: string, id: string) => queueOf.delete(`${ns}\u0000${id}`)
+  // Queue of each job this adapter handed out, per namespace, so completeAndClaim (which is not told the
+  // queue) can batch per queue. Only a batching hint: the statement reads the queue from the completed rows
+  // themselves.
+  const queueOf = new Map<string, Map<string, string>>()
+  const queueOfJob = (ns: string, id: string) => queueOf.get(ns)?.get(id)
+  const forget = (ns: string, id: string) => {
+    const ids = queueOf.get(ns)
+    if (ids?.delete(id) && ids.size === 0) queueOf.delete(ns)
+  }
   const remember = (ns: string, jobs: JobRecord[]) => {
-    for (const j of jobs) queueOf.set(`${ns}\u0000${j.id}`, j.queue)
+    if (jobs.length === 0) return jobs
+    let ids = queueOf.get(ns)
+    if (!ids) {
+      ids = new Map()
+      queueOf.set(ns, ids)
+    }
+    for (const j of jobs) ids.set(j.id, j.queue)
     return jobs
   }
 
@@ -377,14 +390,14 @@ export function postgresAdapter(
         if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
         throw error
       }
-      const done = new Set<string>()
+      const done = new Map<string, string>()
       const pairs = got.find((r) => r[JOB_WIDTH + 1] !== null)?.[JOB_WIDTH + 1] ?? []
-      for (const [id, token] of pairs as [string, string][]) done.add(`${id}\u0000${token}`)
+      for (const [id, token] of pairs as [string, string][]) done.set(id, token)
       const claimed = got.filter((r) => r[0] !== null)
       claimed.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
       const jobs = remember(ns, claimed.map(toJob))
       return items.map((it) => {
-        const completed = done.has(`${it.id}\u0000${it.token}`)
+        const completed = done.has(it.id) && done.get(it.id) === it.token
         return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
       })
     },
@@ -537,7 +550,7 @@ export function postgresAdapter(
     },
 
     completeAndClaim(ns, id, token, result, next: ClaimRequest, options?: CompleteOptions) {
-      const queue = queueOf.get(`${ns}\u0000${id}`)
+      const queue = queueOfJob(ns, id)
       forget(ns, id)
       const remove = options?.remove === true
       // One statement per queue, worker, lease and flag; a job of unknown queue goes alone (its own key).
