@@ -82,6 +82,24 @@ export const pauseChecks: ContractCheck[] = [
     },
   },
   {
+    id: 'pause.disabled-hold-bulk',
+    title: "addBulk while disabled: each 'hold' job is stored paused with its own `added`, `held` timeline",
+    async run(t) {
+      const { broker } = t.adapters
+      await broker.setDisabled(t.ns, t.queue, true)
+      const held = await broker.addBulk(t.ns, [
+        t.job({ disabledBehavior: 'hold' }),
+        t.job({ disabledBehavior: 'hold' }),
+      ])
+      for (const r of held) {
+        assert.equal(r.outcome, 'held')
+        assert.equal(r.job?.status, 'paused')
+        assert.deepEqual(events(await getJob(t, r.job!.id)), ['added', 'held'])
+      }
+      assert.equal((await t.adapters.storage.countJobs(t.ns, t.queue)).paused, 2)
+    },
+  },
+  {
     id: 'pause.disabled-delayed-hold',
     title: 'a held delayed job keeps its delay when the queue is enabled',
     async run(t) {
