@@ -1,7 +1,7 @@
 import { type JobStatus, OqronConfigError } from '@oqronkit/core'
 import type { LossyProxy, ReplyLoss } from '@oqronkit/testkit/proxy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type PostgresAdapters, postgresAdapter } from '../src/index.js'
+import { type PostgresAdapterOptions, type PostgresAdapters, postgresAdapter } from '../src/index.js'
 import { DATABASE_URL, newJob, proxiedAdapter, runSuite, sleep } from './helpers.js'
 
 /** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
@@ -63,20 +63,32 @@ async function countsOnce(
   return counts
 }
 
+/**
+ * For the tests of the enclosing describe: an opened adapter behind its own LossyProxy (see proxiedAdapter),
+ * handed to `use` before they run, closed (schema dropped) after them.
+ */
+function withProxiedAdapter(
+  options: PostgresAdapterOptions,
+  use: (made: { proxy: LossyProxy; a: PostgresAdapters }) => void,
+): void {
+  let close = async () => {}
+  beforeAll(async () => {
+    const made = await proxiedAdapter(options)
+    close = made.close
+    await made.a.open()
+    use(made)
+  })
+  afterAll(() => close())
+}
+
 describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at once', () => {
   let proxy: LossyProxy
   let a: PostgresAdapters
-  let close = async () => {}
   let n = 0
   const ns = () => `lost-${++n}`
   const request = { workerId: 'w-lost', leaseMs: 60_000 }
-
-  beforeAll(async () => {
-    // prepare: false, so every statement carries its text (the proxy's marker), not only its first run.
-    ;({ proxy, a, close } = await proxiedAdapter({ prepare: false }))
-    await a.open()
-  })
-  afterAll(() => close())
+  // prepare: false, so every statement carries its text (the proxy's marker), not only its first run.
+  withProxiedAdapter({ prepare: false }, (made) => ({ proxy, a } = made))
 
   test('claim: the committed claim is released (front of the queue, attempt not counted); other holders keep theirs', async () => {
     const s = ns()
@@ -139,17 +151,11 @@ describe.runIf(runSuite)(
   () => {
     let proxy: LossyProxy
     let a: PostgresAdapters
-    let close = async () => {}
     let n = 0
     const ns = () => `silent-${++n}`
     const request = { workerId: 'w-silent', leaseMs: 60_000 }
     const replyTimeoutMs = 500
-
-    beforeAll(async () => {
-      ;({ proxy, a, close } = await proxiedAdapter({ prepare: false, replyTimeoutMs }))
-      await a.open()
-    })
-    afterAll(() => close())
+    withProxiedAdapter({ prepare: false, replyTimeoutMs }, (made) => ({ proxy, a } = made))
 
     test('claim: fails after replyTimeoutMs instead of waiting for TCP keepalive; its jobs are given back; the next claim runs on a new connection', async () => {
       const s = ns()
