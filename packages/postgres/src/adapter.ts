@@ -35,7 +35,15 @@ import {
   type Sql,
   type TransactionSql,
 } from './options.js'
-import { CLAIMED_COLUMNS, JOB_COLUMNS, JOB_WIDTH, type Row, toJob } from './row.js'
+import {
+  CLAIMED_COLUMNS,
+  CLAIMED_WIDTH,
+  JOB_COLUMNS,
+  JOB_WIDTH,
+  type Row,
+  toClaimedJob,
+  toJob,
+} from './row.js'
 import { OwnSockets } from './sockets.js'
 import * as J from './sql/jobs.js'
 import * as S from './sql/storage.js'
@@ -391,11 +399,19 @@ export function postgresAdapter(
         throw error
       }
       const done = new Map<string, string>()
-      const pairs = got.find((r) => r[JOB_WIDTH + 1] !== null)?.[JOB_WIDTH + 1] ?? []
-      for (const [id, token] of pairs as [string, string][]) done.set(id, token)
+      const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
+      for (const [id, token] of (first?.[CLAIMED_WIDTH + 1] ?? []) as [string, string][]) done.set(id, token)
       const claimed = got.filter((r) => r[0] !== null)
-      claimed.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
-      const jobs = remember(ns, claimed.map(toJob))
+      claimed.sort((a, b) => (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number))
+      const context = {
+        queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
+        workerId: next.workerId,
+        tokenPrefix: prefix,
+      }
+      const jobs = remember(
+        ns,
+        claimed.map((r) => toClaimedJob(r, context)),
+      )
       return items.map((it) => {
         const completed = done.has(it.id) && done.get(it.id) === it.token
         return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
@@ -517,8 +533,12 @@ export function postgresAdapter(
         throw error
       }
       // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
-      if (got.length > 1) got.sort((a, b) => (a[JOB_WIDTH] as number) - (b[JOB_WIDTH] as number))
-      return remember(ns, got.map(toJob))
+      if (got.length > 1) got.sort((a, b) => (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number))
+      const context = { queue, workerId: request.workerId, tokenPrefix: prefix }
+      return remember(
+        ns,
+        got.map((r) => toClaimedJob(r, context)),
+      )
     },
 
     async renew(ns, id, token, leaseMs) {

@@ -39,11 +39,71 @@ export const JOB_COLUMNS = [
 ].join(', ')
 
 /**
- * The columns of a claimed record (`{{claimed}}`): as JOB_COLUMNS, with an empty timeline. The contract
- * lets a claim return `[]` (the engine never reads a claimed job's timeline), so a claim neither builds
- * nor ships it; `getJob` returns it in full.
+ * The columns of a claimed row (`{{claimed}}`, alias `j` and the claim's once-per-statement values `p`):
+ * only what differs from row to row. What is the same for every job of one claim statement is not sent per
+ * row but filled in by `toClaimedJob`: the queue, status `active`, the worker, `finishedAt` null, an empty
+ * timeline (the contract lets a claim return `[]`; the engine never reads a claimed job's timeline, `getJob`
+ * returns it in full), and the token, which is the statement's prefix and the row's position. The lease's
+ * expiry and `startedAt` are the same for all rows too (`now()` is the transaction's), computed once
+ * (`p.started`, `p.expires`). A claim of 500 sends about a third fewer bytes and decodes fewer columns.
  */
-export const CLAIMED_COLUMNS = [...RECORD_COLUMNS, `'[]'::jsonb`].join(', ')
+export const CLAIMED_COLUMNS = [
+  'j.id',
+  'j.data',
+  'j.result',
+  'j.error',
+  'j.attempts',
+  'j.max_attempts',
+  'j.stalled_count',
+  'j.progress',
+  'j.progress_label',
+  'j.priority',
+  'j.lifo',
+  'j.guaranteed',
+  '{{schema}}.ms(j.created_at)',
+  '{{schema}}.ms(j.run_at)',
+  'p.started',
+  'p.expires',
+].join(', ')
+
+/** Number of columns `CLAIMED_COLUMNS` yields; the row's position in the claim follows them. */
+export const CLAIMED_WIDTH = 16
+
+/** What one claim statement's rows share (see CLAIMED_COLUMNS). */
+export interface ClaimContext {
+  queue: string
+  workerId: string
+  /** The tokens' prefix; a row's token is this and its position. */
+  tokenPrefix: string
+}
+
+/** A claimed row (CLAIMED_COLUMNS, then its position) as the JobRecord the claim made. */
+export function toClaimedJob(r: Row, c: ClaimContext): JobRecord {
+  return {
+    id: r[0] as string,
+    queue: c.queue,
+    status: 'active',
+    data: r[1] ?? null,
+    result: r[2] ?? null,
+    error: (r[3] as JobError | null) ?? null,
+    attempts: r[4] as number,
+    maxAttempts: r[5] as number,
+    stalledCount: r[6] as number,
+    progress: r[7] as number,
+    progressLabel: (r[8] as string | null) ?? null,
+    priority: r[9] as number,
+    lifo: r[10] as boolean,
+    guaranteed: r[11] as boolean,
+    workerId: c.workerId,
+    token: c.tokenPrefix + (r[CLAIMED_WIDTH] as number),
+    lockExpiresAt: r[15] as number,
+    createdAt: r[12] as number,
+    startedAt: r[14] as number,
+    finishedAt: null,
+    runAt: r[13] as number,
+    timeline: [],
+  }
+}
 
 /**
  * The timeline of row `j` with `entry` (an SQL expression) appended after the pending `active` entry of the
@@ -54,7 +114,7 @@ export function push(entry: string): string {
   return `{{schema}}.tl_push(j.timeline, j.tl_active, j.started_at, j.worker_id, j.attempts, ${entry}, {{lim}})`
 }
 
-/** Number of columns `JOB_COLUMNS` and `CLAIMED_COLUMNS` yield; extra columns of a statement follow them. */
+/** Number of columns `JOB_COLUMNS` yields; extra columns of a statement follow them. */
 export const JOB_WIDTH = 22
 
 export type Row = readonly unknown[]

@@ -180,8 +180,8 @@ picked as (
 }
 
 /**
- * The update that makes the `picked` rows active with a fresh lease, returning them (with an empty timeline)
- * and their position. The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes
+ * The update that makes the `picked` rows active with a fresh lease, returning what differs per row
+ * (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `p`) and the position. The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes
  * per call) and the row's position in the claim: unique per claimed attempt without a random draw per row.
  * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
  *
@@ -214,7 +214,11 @@ function activatePicked({
   finished_at = null,
   guaranteed = coalesce(${guaranteed}, j.guaranteed),
   tl_active = true
-from (select jsonb_object_agg(p.id, p.pos) as m from picked p) p
+from (
+  select jsonb_object_agg(p.id, p.pos) as m, {{schema}}.ms(now()) as started,
+    {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires
+  from picked p
+) p
 where j.ctid = any (array(select p2.tid from picked p2))
 returning {{claimed}}, (p.m ->> j.id)::int`
 }
@@ -540,7 +544,8 @@ ${pickDue({ queue: '(select queue from qn)', limit: '(select coalesce(sum(c.want
 cl as (
 ${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean', tokenPrefix: '$6::text' })}
 )
-select cl.*, case when row_number() over () = 1 then done.pairs end
+select cl.*, case when row_number() over () = 1 then done.pairs end,
+  case when row_number() over () = 1 then (select queue from qn) end
 from (select coalesce(jsonb_agg(jsonb_build_array(c.id, c.token)), '[]'::jsonb) as pairs from c) done
 left join cl on true
 `
@@ -552,8 +557,8 @@ left join cl on true
  * the completed items asked for (`want`): a finishing run takes its slot's next job in its completion's
  * round trip. A rejected completion asks for nothing, so a stale run never claims. The caller batches one
  * queue per call (the queue is read from the completed rows). The claim half is CLAIM's, limit included.
- * One row per claimed job (the record, its delivery position, then — on one row only — the completed
- * `[id, token]` pairs), or a single row of nulls plus the pairs when nothing was claimed.
+ * One row per claimed job (the claimed row, its delivery position, then — on one row only — the completed
+ * `[id, token]` pairs and the queue), or a single row of nulls plus those two when nothing was claimed.
  * As in CLAIM, the picked rows are updated by TID (see activatePicked); this statement is planned per call
  * (`limit (select sum(want) ...)` cannot be sized by a generic plan), so the plan sees the table's real size.
  */

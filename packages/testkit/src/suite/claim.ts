@@ -39,6 +39,32 @@ export const claimChecks: ContractCheck[] = [
     },
   },
   {
+    id: 'claim.record-as-stored',
+    title:
+      'every field of a claimed record but the timeline is what getJob then reads, for a first and a retried attempt',
+    async run(t) {
+      const boom = { name: 'Error', message: 'first try', stack: 'Error: first try' }
+      const retried = await addJob(t, { data: { kind: 'retried' }, priority: 2, maxAttempts: 5 })
+      const first = await claimOne(t)
+      await t.adapters.broker.progress(t.ns, first.id, first.token!, 40, 'halfway')
+      assert.ok(await t.adapters.broker.fail(t.ns, first.id, first.token!, { error: boom, retryDelayMs: 0 }))
+      await addJob(t, {
+        data: { kind: 'fresh', list: [1, 2] },
+        priority: 1,
+        maxAttempts: 2,
+        guaranteed: false,
+      })
+      const workerId = randomId('w')
+      const claimed = await t.adapters.broker.claim(t.ns, t.queue, claimRequest({ workerId, limit: 5 }))
+      assert.equal(claimed.length, 2)
+      assert.equal(claimed[0]!.id, retried.id, 'the higher priority first')
+      for (const job of claimed)
+        assert.deepEqual(withoutTimeline(job), withoutTimeline(await getJob(t, job.id)))
+      assert.deepEqual(claimed[0]!.error, boom, 'the retried attempt carries the earlier error')
+      assert.equal(claimed[0]!.attempts, 2)
+    },
+  },
+  {
     id: 'claim.empty',
     title: 'claim() of an empty or unknown queue returns [] and limit 0 claims nothing',
     async run(t) {
@@ -116,3 +142,9 @@ export const claimChecks: ContractCheck[] = [
     },
   },
 ]
+
+/** A record without its timeline (a claim may return [] there; getJob returns the full one). */
+function withoutTimeline(job: JobRecord): Omit<JobRecord, 'timeline'> {
+  const { timeline: _, ...rest } = job
+  return rest
+}
