@@ -1,12 +1,12 @@
-import { randomUUID } from 'node:crypto'
 import { OqronConfigError } from './errors.js'
 import type { AddOutcome, DisabledBehavior, JobRecord, NewJob } from './job.js'
+import { newJobId } from './job-id.js'
 import { assertSerializable } from './serialize.js'
 
 export const NAME_RE = /^[A-Za-z0-9_.:-]{1,128}$/
 
 export interface EnqueueOptions {
-  /** Idempotency key: a second add with the same id returns the first job. @default a random UUID */
+  /** Idempotency key: a second add with the same id returns the first job. @default a new time-ordered UUID (version 7) */
   jobId?: string
   /** ms before the job becomes due. @default 0 */
   delay?: number
@@ -73,7 +73,7 @@ export function toNewJob(
   }
   assertSerializable(data, at)
   return {
-    id: jobId ?? randomUUID(),
+    id: jobId ?? newJobId(),
     queue,
     data: data === undefined ? null : data,
     delayMs: Math.round(delay),
