@@ -8,22 +8,15 @@
  *   pnpm --filter @oqronkit/postgres build && node --import tsx packages/postgres/scripts/cursor-spike.ts
  */
 import { readFileSync } from 'node:fs'
-import { TIMELINE_LIMIT } from '@oqronkit/core'
 import postgres from 'postgres'
 import { migrate } from '../dist/index.js'
-import { CLAIMED_COLUMNS, JOB_COLUMNS } from '../src/row.js'
 import * as J from '../src/sql/jobs.js'
+import { renderer } from './render.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const schema = `oqc_${Date.now().toString(36)}`
 const q = `"${schema}"`
-const render = (t: string) =>
-  t
-    .replaceAll('{{job}}', JOB_COLUMNS)
-    .replaceAll('{{claimed}}', CLAIMED_COLUMNS)
-    .replaceAll('{{schema}}', q)
-    .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
-    .replaceAll('{{channel}}', `'${schema}_oqronkit'`)
+const render = renderer(schema)
 const N = 20_000
 const BATCH = 500
 

@@ -5,23 +5,16 @@
  *   pnpm --filter @oqronkit/postgres build && node --import tsx packages/postgres/scripts/explain.ts
  * The output goes into docs/postgres.md. The schema is dropped at the end.
  */
-import { TIMELINE_LIMIT } from '@oqronkit/core'
 import postgres from 'postgres'
 import { migrate } from '../dist/index.js'
-import { CLAIMED_COLUMNS, JOB_COLUMNS } from '../src/row.js'
 import * as J from '../src/sql/jobs.js'
 import * as S from '../src/sql/storage.js'
+import { renderer } from './render.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const schema = `oqx_${Date.now().toString(36)}`
 const q = `"${schema}"`
-const render = (t: string) =>
-  t
-    .replaceAll('{{job}}', JOB_COLUMNS)
-    .replaceAll('{{claimed}}', CLAIMED_COLUMNS)
-    .replaceAll('{{schema}}', q)
-    .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
-    .replaceAll('{{channel}}', `'${schema}_oqronkit'`)
+const render = renderer(schema)
 
 const sql = postgres(url, { max: 1, onnotice: () => {} })
 

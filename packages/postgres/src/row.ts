@@ -38,6 +38,17 @@ export const JOB_COLUMNS = [
   '{{schema}}.timeline_of(j.timeline, j.tl_active, j.started_at, j.worker_id, j.attempts, {{lim}})',
 ].join(', ')
 
+/** RECORD_COLUMNS that one claim statement sets alike on every row it claims (see CLAIMED_COLUMNS). */
+const SAME_FOR_THE_CLAIM = new Set([
+  'j.queue',
+  'j.status',
+  'j.worker_id',
+  'j.token',
+  '{{schema}}.ms(j.lock_expires_at)',
+  '{{schema}}.ms(j.started_at)',
+  '{{schema}}.ms(j.finished_at)',
+])
+
 /**
  * The columns of a claimed row (`{{claimed}}`, alias `j` and the claim's once-per-statement values `p`):
  * only what differs from row to row. What is the same for every job of one claim statement is not sent per
@@ -48,20 +59,7 @@ export const JOB_COLUMNS = [
  * (`p.started`, `p.expires`). A claim of 500 sends about a third fewer bytes and decodes fewer columns.
  */
 export const CLAIMED_COLUMNS = [
-  'j.id',
-  'j.data',
-  'j.result',
-  'j.error',
-  'j.attempts',
-  'j.max_attempts',
-  'j.stalled_count',
-  'j.progress',
-  'j.progress_label',
-  'j.priority',
-  'j.lifo',
-  'j.guaranteed',
-  '{{schema}}.ms(j.created_at)',
-  '{{schema}}.ms(j.run_at)',
+  ...RECORD_COLUMNS.filter((column) => !SAME_FOR_THE_CLAIM.has(column)),
   'p.started',
   'p.expires',
 ].join(', ')
