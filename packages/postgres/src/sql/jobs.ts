@@ -181,8 +181,9 @@ picked as (
 
 /**
  * The update that makes the `picked` rows active with a fresh lease, returning what differs per row
- * (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `p`) and the position. The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes
- * per call) and the row's position in the claim: unique per claimed attempt without a random draw per row.
+ * (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `p`) and the position.
+ * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call) and the row's
+ * position in the claim: unique per claimed attempt without a random draw per row.
  * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
  *
  * The rows are found by their `ctid`, as `w` and `d` locked them (`for update` keeps that row version in place

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { JobRecord } from '@oqronkit/core'
 import type { ContractCheck } from '../types.js'
 import { randomId } from '../util.js'
-import { addJob, claimOne, claimRequest, events, getJob, LONG_LEASE_MS } from './helpers.js'
+import { addJob, claimOne, claimRequest, events, getJob, LONG_LEASE_MS, withoutTimeline } from './helpers.js'
 
 export const claimChecks: ContractCheck[] = [
   {
@@ -142,9 +142,3 @@ export const claimChecks: ContractCheck[] = [
     },
   },
 ]
-
-/** A record without its timeline (a claim may return [] there; getJob returns the full one). */
-function withoutTimeline(job: JobRecord): Omit<JobRecord, 'timeline'> {
-  const { timeline: _, ...rest } = job
-  return rest
-}

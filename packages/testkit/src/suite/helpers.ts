@@ -105,6 +105,12 @@ export function snapshot(job: JobRecord) {
   }
 }
 
+/** A record without its timeline (a claim may return [] there; getJob returns the full one). */
+export function withoutTimeline(job: JobRecord): Omit<JobRecord, 'timeline'> {
+  const { timeline: _, ...rest } = job
+  return rest
+}
+
 export function events(job: JobRecord): string[] {
   return job.timeline.map((e) => e.event)
 }
