@@ -41,6 +41,7 @@ import {
   JOB_COLUMNS,
   JOB_WIDTH,
   type Row,
+  toAddedJob,
   toClaimedJob,
   toJob,
 } from './row.js'
@@ -439,36 +440,35 @@ export function postgresAdapter(
       guaranteed: j.guaranteed ?? true,
       behavior: j.disabledBehavior ?? 'hold',
     })
+    // What the statement stores, in the form the records carry: the data as JSON gives it back (a Date as its
+    // ISO string, undefined properties dropped), parsed from the very text that is sent.
+    let sent: ReturnType<typeof fields>[]
     let got: Row[]
     if (jobs.length === 1) {
       const f = fields(jobs[0]!)
+      const data = JSON.stringify(f.data)
+      sent = [{ ...f, data: JSON.parse(data) }]
       got = await rows(
         'add',
         jq.ADD_ONE,
-        [
-          ns,
-          f.id,
-          f.queue,
-          JSON.stringify(f.data),
-          f.delayMs,
-          f.priority,
-          f.lifo,
-          f.maxAttempts,
-          f.guaranteed,
-          f.behavior,
-        ],
+        [ns, f.id, f.queue, data, f.delayMs, f.priority, f.lifo, f.maxAttempts, f.guaranteed, f.behavior],
         db,
       )
-    } else got = await rows('add', jq.ADD, [ns, JSON.stringify(jobs.map(fields))], db)
-    const inserted = new Map<string, JobRecord>()
-    for (const r of got) inserted.set(r[0] as string, toJob(r))
+    } else {
+      const input = JSON.stringify(jobs.map(fields))
+      sent = JSON.parse(input)
+      got = await rows('add', jq.ADD, [ns, input], db)
+    }
+    const inserted = new Map<string, Row>()
+    for (const r of got) inserted.set(r[0] as string, r)
 
     const results: AddResult[] = new Array(jobs.length)
     const missing: number[] = []
     jobs.forEach((job, i) => {
-      const rec = inserted.get(job.id)
-      if (rec) {
+      const row = inserted.get(job.id)
+      if (row) {
         inserted.delete(job.id) // a second occurrence of the id in this batch is a duplicate of the first
+        const rec = toAddedJob(row, sent[i]!)
         results[i] = { outcome: rec.status === 'paused' ? 'held' : 'created', job: rec }
       } else missing.push(i)
     })

@@ -105,6 +105,60 @@ export function push(entry: string): string {
   return `{{schema}}.tl_push(j.timeline, j.tl_active, j.started_at, j.worker_id, j.attempts, ${entry}, {{lim}})`
 }
 
+/**
+ * What an add returns per inserted row (alias `j`): the id, the queue, the status the insert chose (waiting,
+ * delayed or paused) and the due time. ADD and ADD_ONE follow them with the statement's `now()` in ms, which
+ * is each row's `created_at` and the `at` of its `added` (and `held`) entries. Everything else of a new record
+ * is what the caller sent or the same for every new job, so `toAddedJob` fills it in: the server does not
+ * send each job's data back, nor build its timeline twice.
+ */
+export const ADDED_COLUMNS = 'j.id, j.queue, j.status, {{schema}}.ms(j.run_at)'
+
+/** The stored form of a new job as the adapter sends it to ADD (data as JSON gives it back). */
+export interface AddedFields {
+  data: unknown
+  priority: number
+  lifo: boolean
+  maxAttempts: number
+  guaranteed: boolean
+}
+
+/**
+ * An added row (ADDED_COLUMNS, then the statement's time) as the JobRecord the add stored, from `f`, the
+ * fields it was sent. The timeline is the add's: `added`, and `held` when the job was stored paused because
+ * its queue is disabled (the `addedTimeline()` of ADD).
+ */
+export function toAddedJob(r: Row, f: AddedFields): JobRecord {
+  const at = r[4] as number
+  const status = r[2] as JobStatus
+  const timeline: TimelineEntry[] = [{ at, event: 'added' }]
+  if (status === 'paused') timeline.push({ at, event: 'held', detail: 'module disabled' })
+  return {
+    id: r[0] as string,
+    queue: r[1] as string,
+    status,
+    data: f.data,
+    result: null,
+    error: null,
+    attempts: 0,
+    maxAttempts: f.maxAttempts,
+    stalledCount: 0,
+    progress: 0,
+    progressLabel: null,
+    priority: f.priority,
+    lifo: f.lifo,
+    guaranteed: f.guaranteed,
+    workerId: null,
+    token: null,
+    lockExpiresAt: null,
+    createdAt: at,
+    startedAt: null,
+    finishedAt: null,
+    runAt: r[3] as number,
+    timeline,
+  }
+}
+
 /** Number of columns `JOB_COLUMNS` yields; extra columns of a statement follow them. */
 export const JOB_WIDTH = 22
 
@@ -129,7 +183,7 @@ export function toJob(r: Row): JobRecord {
 }
 
 /**
- * The one place a JobRecord is put together from a row (toJob, toClaimedJob): the fields every row layout
+ * The one place a JobRecord is put together from a row (toJob, toClaimedJob; toAddedJob keeps its order): the fields every row layout
  * reads alike — data, result, error, attempts, maxAttempts, stalledCount, progress, progressLabel, priority,
  * lifo, guaranteed, eleven columns in that order from `at` — and the others as given. Always the same property
  * order, so every record has one shape.

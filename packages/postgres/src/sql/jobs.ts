@@ -12,7 +12,7 @@
  * writes the pending entry first, and sets `tl_active = false`.
  */
 
-import { push } from '../row.js'
+import { ADDED_COLUMNS, push } from '../row.js'
 
 /**
  * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
@@ -41,8 +41,10 @@ function addedTimeline(disabled: string): string {
 
 /**
  * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs, priority, lifo,
- * maxAttempts, guaranteed, behavior}. Returns the inserted rows only; the caller looks up the rest
- * (duplicates, skipped/rejected) afterwards, in a new snapshot that sees the conflicting rows.
+ * maxAttempts, guaranteed, behavior}, read as typed records (`jsonb_to_recordset`, one pass, no `->>` per
+ * field). Returns the inserted rows only, as ADDED_COLUMNS and the statement's time (see row.ts); the caller
+ * builds their records from what it sent (`toAddedJob`) and looks up the rest (duplicates, skipped/rejected)
+ * afterwards, in a new snapshot that sees the conflicting rows.
  *
  * The disabled flag is read `for share`, and only where it is set: `setDisabled(false)` updates that
  * row before moving held jobs, so it waits for this insert to commit and then sees its `paused` job,
@@ -51,56 +53,57 @@ function addedTimeline(disabled: string): string {
  */
 export const ADD = `
 with input as (
-  select x.j, x.n
-  from jsonb_array_elements($2::text::jsonb) with ordinality as x(j, n)
+  select x.*
+  from rows from (jsonb_to_recordset($2::text::jsonb) as (id text, queue text, data jsonb, "delayMs" float8,
+    priority int, lifo boolean, "maxAttempts" int, guaranteed boolean, behavior text))
+    with ordinality as x(id, queue, data, delay_ms, priority, lifo, max_attempts, guaranteed, behavior, n)
 ),
 held as (
   select q.queue from {{schema}}.queues q
-  where q.ns = $1::text and q.queue in (select i.j ->> 'queue' from input i) and q.disabled
+  where q.ns = $1::text and q.queue in (select i.queue from input i) and q.disabled
   for share
 ),
 rows as (
-  select i.j, i.n, nextval('{{schema}}.job_seq') as seq,
-    exists (select 1 from held h where h.queue = i.j ->> 'queue') as disabled,
-    (i.j ->> 'delayMs')::float8 as delay_ms
+  select i.*, nextval('{{schema}}.job_seq') as seq,
+    exists (select 1 from held h where h.queue = i.queue) as disabled
   from input i
 ),
 ins as (
   insert into {{schema}}.jobs as j
     (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline)
-  select $1::text, r.j ->> 'id', r.j ->> 'queue',
+  select $1::text, r.id, r.queue,
     case when r.disabled then 'paused' when r.delay_ms > 0 then 'delayed' else 'waiting' end,
     r.seq,
-    case when (r.j ->> 'lifo')::boolean then -r.seq else r.seq end,
-    r.j -> 'data',
-    (r.j ->> 'priority')::int,
-    (r.j ->> 'lifo')::boolean,
-    (r.j ->> 'maxAttempts')::int,
-    (r.j ->> 'guaranteed')::boolean,
+    case when r.lifo then -r.seq else r.seq end,
+    r.data,
+    r.priority,
+    r.lifo,
+    r.max_attempts,
+    r.guaranteed,
     now() + greatest(r.delay_ms, 0) * interval '1 millisecond',
     ${addedTimeline('r.disabled')}
   from rows r
-  where not r.disabled or r.j ->> 'behavior' = 'hold'
+  where not r.disabled or r.behavior = 'hold'
   order by r.n
   on conflict (ns, id) do nothing
-  returning {{job}}
+  returning ${ADDED_COLUMNS}
 ),
 woken as (
   select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', ins.queue,
     'd', min(greatest(r.delay_ms, 0)))::text)
-  from ins join rows r on r.j ->> 'id' = ins.id
+  from ins join rows r on r.id = ins.id
   where ins.status <> 'paused'
   group by ins.queue
 )
-select ins.*, (select count(*) from woken) from ins
+select ins.*, (select {{schema}}.ms(now())), (select count(*) from woken) from ins
 `
 
 /**
  * Add one job: ADD for a single job with its fields as parameters, so neither side builds or parses a JSON
  * array ($1 ns, $2 id, $3 queue, $4 data as JSON text, $5 delayMs, $6 priority, $7 lifo, $8 maxAttempts,
- * $9 guaranteed, $10 disabled behaviour). The same rules as ADD: the disabled flag read `for share` only
- * where set, `on conflict do nothing`, the inserted row returned (none for a duplicate or a skipped or
- * rejected job), consumers woken unless the job was held. The one job's wake-up is sent from the final
+ * $9 guaranteed, $10 disabled behaviour). The same rules and the same reply as ADD: the disabled flag read
+ * `for share` only where set, `on conflict do nothing`, the inserted row (none for a duplicate or a skipped
+ * or rejected job), consumers woken unless the job was held. The one job's wake-up is sent from the final
  * select, evaluated once for the inserted row. The single add is the pick-up latency's first round trip.
  */
 export const ADD_ONE = `
@@ -129,9 +132,9 @@ ins as (
   from r
   where not r.disabled or $10::text = 'hold'
   on conflict (ns, id) do nothing
-  returning {{job}}
+  returning ${ADDED_COLUMNS}
 )
-select ins.*,
+select ins.*, {{schema}}.ms(now()),
   case when ins.status <> 'paused' then pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text,
     'q', ins.queue, 'd', greatest($5::float8, 0))::text) end is null
 from ins

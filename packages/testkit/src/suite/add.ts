@@ -101,4 +101,32 @@ export const addChecks: ContractCheck[] = [
       assert.deepEqual(await t.adapters.broker.addBulk(t.ns, []), [])
     },
   },
+  {
+    id: 'add.records-as-stored',
+    title:
+      'every record add() and addBulk() return is what getJob then reads: delayed, LIFO, prioritised, held, data as JSON stores it',
+    async run(t) {
+      const { broker } = t.adapters
+      const when = new Date(Date.UTC(2026, 0, 2, 3, 4, 5))
+      const jobs = [
+        t.job({ data: { at: when, gone: undefined, list: [1, undefined, 'x'] }, priority: 4 }),
+        t.job({ data: null, delayMs: 60_000, maxAttempts: 3 }),
+        t.job({ data: 'text', lifo: true, guaranteed: false }),
+      ]
+      const bulk = await broker.addBulk(t.ns, jobs)
+      const single = await broker.add(t.ns, t.job({ data: { at: when }, delayMs: 1_500, priority: -2 }))
+      await broker.setDisabled(t.ns, t.queue, true)
+      const held = await broker.add(t.ns, t.job({ data: { held: true }, disabledBehavior: 'hold' }))
+      const heldBulk = await broker.addBulk(t.ns, [t.job({ disabledBehavior: 'hold' }), t.job({ lifo: true })])
+      assert.equal(held.outcome, 'held')
+      for (const r of [...bulk, single, held, ...heldBulk]) {
+        assert.ok(r.job, `${r.outcome} returns a record`)
+        assert.deepEqual(r.job, await getJob(t, r.job.id), `the ${r.job.status} record as stored`)
+      }
+      assert.deepEqual(bulk[0]!.job!.data, { at: when.toISOString(), list: [1, null, 'x'] })
+      assert.equal(bulk[1]!.job!.status, 'delayed')
+      assert.ok(bulk[1]!.job!.runAt >= bulk[1]!.job!.createdAt + 60_000)
+      await broker.setDisabled(t.ns, t.queue, false)
+    },
+  },
 ]
