@@ -117,7 +117,10 @@ export const addChecks: ContractCheck[] = [
       const single = await broker.add(t.ns, t.job({ data: { at: when }, delayMs: 1_500, priority: -2 }))
       await broker.setDisabled(t.ns, t.queue, true)
       const held = await broker.add(t.ns, t.job({ data: { held: true }, disabledBehavior: 'hold' }))
-      const heldBulk = await broker.addBulk(t.ns, [t.job({ disabledBehavior: 'hold' }), t.job({ lifo: true })])
+      const heldBulk = await broker.addBulk(t.ns, [
+        t.job({ disabledBehavior: 'hold' }),
+        t.job({ lifo: true }),
+      ])
       assert.equal(held.outcome, 'held')
       for (const r of [...bulk, single, held, ...heldBulk]) {
         assert.ok(r.job, `${r.outcome} returns a record`)
