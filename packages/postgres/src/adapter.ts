@@ -35,6 +35,7 @@ import {
   type Sql,
   type TransactionSql,
 } from './options.js'
+import { BackendProbe } from './probe.js'
 import {
   CLAIMED_COLUMNS,
   CLAIMED_WIDTH,
@@ -240,32 +241,46 @@ export function postgresAdapter(
   // to the connection's BackendKeyData when it sends the query): giveBackClaim waits for that backend.
   const backendOf = new WeakMap<Error, number>()
 
+  // A statement still unanswered after replyTimeoutMs: the server is asked whether its backend is still at it
+  // (BackendProbe); if so it is left alone and asked about again after another replyTimeoutMs, else its pool's
+  // connections are closed (and, for the main pool, the LISTEN connection: the same path to the server).
+  const probe =
+    owned && replyTimeoutMs > 0 ? new BackendProbe(requireUrl(connection.url), replyTimeoutMs) : null
+
   async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
-    const sockets = owned && replyTimeoutMs > 0 ? (db === claimSql ? claimSockets : mainSockets) : null
-    let unanswered: Promise<void> | null = null
-    const deadline =
-      sockets &&
-      setTimeout(() => {
-        unanswered =
-          sockets === mainSockets
-            ? Promise.all([sockets.destroyAll(), notifier.closeListener()]).then(() => {})
-            : sockets.destroyAll()
-      }, replyTimeoutMs)
+    const sockets = probe && (db === claimSql ? claimSockets : mainSockets)
     const options = { prepare: prepare && !planPerCall.has(text) }
     const query = db.unsafe(text, params as never, options)
+    const backend = () => (query as unknown as { state?: { pid?: number | null } | null }).state?.pid
+    let unanswered: Promise<void> | null = null
+    let answered = false
+    let deadline: NodeJS.Timeout | undefined
+    const late = async () => {
+      // The server is still running it, or it waits for a connection of a busy pool: wait on.
+      const waitOn = await probe!.working(backend() ?? null)
+      if (answered) return
+      if (waitOn) deadline = setTimeout(late, replyTimeoutMs)
+      else
+        unanswered =
+          sockets === mainSockets
+            ? Promise.all([sockets!.destroyAll(), notifier.closeListener()]).then(() => {})
+            : sockets!.destroyAll()
+    }
+    if (sockets) deadline = setTimeout(late, replyTimeoutMs)
     try {
       return (await tracked(() => query.values())) as unknown as Row[]
     } catch (err) {
       if (unanswered) await unanswered
       const why = unanswered
-        ? `no answer in ${replyTimeoutMs} ms (replyTimeoutMs), connections closed`
+        ? `no answer in ${replyTimeoutMs} ms (replyTimeoutMs) and its backend not at it, connections closed`
         : (err as Error).message
       const error = new AdapterError(`PostgreSQL ${op} failed: ${why}`, { cause: err })
-      const pid = (query as unknown as { state?: { pid?: number | null } | null }).state?.pid
+      const pid = backend()
       if (typeof pid === 'number') backendOf.set(error, pid)
       throw error
     } finally {
-      if (deadline) clearTimeout(deadline)
+      answered = true
+      clearTimeout(deadline)
     }
   }
 
@@ -807,6 +822,7 @@ export function postgresAdapter(
           setTimeout(resolve, 5_000).unref()
         })
       }
+      probe?.close()
       await Promise.all([sql.end({ timeout: 0 }), claimSql.end({ timeout: 0 })])
     },
   }

@@ -41,16 +41,19 @@ export interface PostgresAdapterOptions {
    */
   relistenDelayMs?: number
   /**
-   * How long a statement of the adapter may go without an answer before the adapter takes the network path
-   * to the server for dead and closes every connection of that pool (they reconnect for the next
-   * statement). The statement then fails like one cut by a dropped connection: a claim gives its jobs back,
-   * a settle is checked and retried by the engine, a renewal is retried on the next heartbeat. This is what
-   * ends a half-open connection (the server or the network gone without a reset: a failover, a dead host,
-   * a dropped NAT entry), which otherwise holds each statement sent on it until TCP keepalive gives up,
-   * minutes later. Every statement of the adapter takes milliseconds; keep this well above the slowest
-   * one you expect (a `countJobs` over a very large table) and below `lockTtlMs` minus `heartbeatMs`, so a
-   * renewal can still be retried in time. `0` turns it off. Only for the adapter's own pools (`{ url }`):
-   * with `{ sql }`, your client's sockets are yours.
+   * How long a statement of the adapter may go without an answer before the adapter asks the server, on a
+   * connection of its own, whether the statement's backend is still at it. If it is (a slow statement, one
+   * waiting for a lock) the statement is left alone and asked about again after as long. If the backend is
+   * gone or idle, or the server does not answer the question within `replyTimeoutMs`, the network path is
+   * taken for dead and every connection of that pool is closed (they reconnect for the next statement). The
+   * statement then fails like one cut by a dropped connection: a claim gives its jobs back, a settle is
+   * checked and retried by the engine, a renewal is retried on the next heartbeat. This is what ends a
+   * half-open connection (the server or the network gone without a reset: a failover, a dead host, a
+   * dropped NAT entry), which otherwise holds each statement sent on it until TCP keepalive gives up,
+   * minutes later. A dead path is declared within `replyTimeoutMs` plus the question's round trip when the
+   * server can still be reached, within twice `replyTimeoutMs` when it cannot; keep twice this plus
+   * `heartbeatMs` below `lockTtlMs`, so a renewal can still be retried in time. `0` turns it off. Only for
+   * the adapter's own pools (`{ url }`): with `{ sql }`, your client's sockets are yours.
    * @default 10000
    */
   replyTimeoutMs?: number

@@ -63,6 +63,30 @@ async function countsOnce(
   return counts
 }
 
+let slowTriggers = 0
+
+/**
+ * Makes the next claim of `a` (the claim pool's connections run with plan_cache_mode = force_generic_plan) sleep
+ * `seconds` on the server before it updates its rows. One-shot through a sequence, which takes no lock, so
+ * statements of the main pool meanwhile are not held up by it. The trigger stays (a no-op from then on); the
+ * schema goes with the suite.
+ */
+async function slowNextClaim(a: PostgresAdapters, seconds: number): Promise<void> {
+  const schema = `"${a.schema}"`
+  const name = `${schema}.slow_${++slowTriggers}`
+  await a.sql.unsafe(`create sequence ${name}`)
+  await a.sql.unsafe(`create function ${name}() returns trigger language plpgsql as $$
+    begin
+      if current_setting('plan_cache_mode') = 'force_generic_plan' and nextval('${name}') = 1 then
+        perform pg_sleep(${seconds});
+      end if;
+      return null;
+    end $$`)
+  await a.sql.unsafe(
+    `create trigger slow_${slowTriggers} before update on ${schema}.jobs for each statement execute function ${name}()`,
+  )
+}
+
 /**
  * For the tests of the enclosing describe: an opened adapter behind its own LossyProxy (see proxiedAdapter),
  * handed to `use` before they run, closed (schema dropped) after them.
@@ -175,29 +199,38 @@ describe.runIf(runSuite)(
       expect(again.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
     })
 
+    test('claim: a claim the server is still running is not cut: slower than replyTimeoutMs, it returns its jobs', async () => {
+      const s = ns()
+      const jobs = [newJob('q'), newJob('q'), newJob('q')]
+      await a.broker.addBulk(s, jobs)
+      await slowNextClaim(a, 1.5)
+      const t0 = performance.now()
+      const claimed = await a.broker.claim(s, 'q', { ...request, limit: 3 })
+      // Before: the deadline closed the claim's connection at 500 ms and the claim failed (and then, retried,
+      // failed again every time: a statement slower than replyTimeoutMs could never succeed).
+      expect(performance.now() - t0).toBeGreaterThan(1_400)
+      expect(claimed.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
+      for (const job of claimed) {
+        expect(await a.storage.getJob(s, job.id)).toMatchObject({ status: 'active', token: job.token })
+      }
+    })
+
     test('claim: a claim still running when its connection was closed is given back once its backend commits it', async () => {
       const s = ns()
       const jobs = [newJob('q'), newJob('q'), newJob('q')]
       await a.broker.addBulk(s, jobs)
-      // The next claim (the claim pool's connections run with plan_cache_mode = force_generic_plan) first
-      // sleeps 1.5 s on the server: the deadline closes the connection meanwhile, and the backend goes on and
-      // commits the claim at its Sync afterwards. One-shot through a sequence, which takes no lock, so the
-      // give-back running meanwhile on the main pool is not held up by it. The trigger stays (a no-op from
-      // then on); the schema goes with the suite.
-      const schema = `"${a.schema}"`
-      await a.sql.unsafe(`create sequence ${schema}.slow_once`)
-      await a.sql.unsafe(`create function ${schema}.slow() returns trigger language plpgsql as $$
-        begin
-          if current_setting('plan_cache_mode') = 'force_generic_plan'
-            and nextval('${schema}.slow_once') = 1 then
-            perform pg_sleep(1.5);
-          end if;
-          return null;
-        end $$`)
-      await a.sql.unsafe(
-        `create trigger slow before update on ${schema}.jobs for each statement execute function ${schema}.slow()`,
-      )
-      await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(/replyTimeoutMs/)
+      // The next claim first sleeps 1.5 s on the server. Meanwhile the server cannot be reached on a new
+      // connection, so the deadline's question (is its backend still at it?) gets no answer and the claim's
+      // connection is closed; the backend goes on and commits the claim at its Sync afterwards. The claim pool
+      // has a connection open before (an empty claim), the main pool has the add's, for the give-back.
+      await a.broker.claim(s, 'empty', { ...request, limit: 1 })
+      await slowNextClaim(a, 1.5)
+      proxy.freezeNew(true)
+      try {
+        await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(/replyTimeoutMs/)
+      } finally {
+        proxy.freezeNew(false)
+      }
       // Before: the give-back ran at once, found nothing (not committed yet) and stopped; the claim then
       // committed and its jobs stayed active under tokens nobody held for the whole 60 s lease.
       const t0 = Date.now()
@@ -211,7 +244,7 @@ describe.runIf(runSuite)(
         back = await released()
       }
       // The released entries prove that the claim did commit (after the 1.5 s sleep) and was given back.
-      expect(Date.now() - t0).toBeGreaterThan(500)
+      expect(Date.now() - t0).toBeGreaterThan(300)
       for (const job of back ?? []) {
         expect(job).toMatchObject({ status: 'waiting', attempts: 0, token: null })
         expect(job!.timeline.at(-1)).toMatchObject({ event: 'released', detail: 'claim reply lost' })

@@ -45,6 +45,7 @@ export class LossyProxy {
   private connections = 0
   private watch: ((fresh: boolean) => ReplyLoss) | null = null
   private lost: (() => void) | null = null
+  private freezingNew = false
 
   private constructor(
     private readonly server: Server,
@@ -97,6 +98,15 @@ export class LossyProxy {
     return frozen
   }
 
+  /**
+   * While `on`, every connection accepted is frozen from its first byte (see `freeze`): the server can no
+   * longer be reached, though connections already open may still work. Off again: new connections work;
+   * those frozen meanwhile stay frozen until their client closes them.
+   */
+  freezeNew(on: boolean): void {
+    this.freezingNew = on
+  }
+
   /** Connections the proxy has accepted so far: a client that reconnected shows here. */
   get accepted(): number {
     return this.connections
@@ -117,7 +127,7 @@ export class LossyProxy {
       loss: this.watch?.(true) ?? null,
       withholding: false,
       held: Buffer.alloc(0),
-      frozen: false,
+      frozen: this.freezingNew,
       sent: '',
     }
     this.links.add(link)

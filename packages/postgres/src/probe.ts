@@ -1,0 +1,101 @@
+import postgres from 'postgres'
+import { NO_TYPE_FETCH } from './options.js'
+import { OwnSockets } from './sockets.js'
+
+/**
+ * The backends given, and whether each is still at its statement: running it (or waiting for a lock), or
+ * idle for less than $2 ms (its reply may still be on its way). A backend that is gone, idle for longer, or
+ * whose state cannot be read (`track_activities` off: state `disabled`) is not listed as working.
+ */
+const PROBE = `
+select a.pid, a.state is not null and a.state <> 'disabled'
+  and (a.state <> 'idle' or a.state_change > now() - $2::float8 * interval '1 millisecond')
+from pg_stat_activity a
+where a.pid = any (string_to_array($1::text, ',')::int[])
+`
+
+/** The key of the questions about statements not sent yet (no backend pid is negative). */
+const NOT_SENT = -1
+
+/**
+ * Asks the server, on a connection of its own, whether the backend a statement without an answer was sent on
+ * is still working on it (see `replyTimeoutMs`). A statement the server is still running — a slow one, or one
+ * waiting for a lock — is not a dead connection, and closing its pool would fail it and every healthy
+ * statement beside it; a backend that finished long ago, or a server that does not answer the question in
+ * time, means the answer was lost on the way.
+ *
+ * The questions of one turn share one connection, made for them and closed after (a probe is rare: only a
+ * statement late by `replyTimeoutMs` asks).
+ */
+export class BackendProbe {
+  private asked = new Map<number, ((working: boolean) => void)[]>()
+  private scheduled = false
+  private readonly clients = new Set<OwnSockets>()
+  private closed = false
+
+  constructor(
+    private readonly url: string,
+    /** How long the server has to answer (connection included). */
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * True if the server says backend `pid` is still at its statement; false if not, or if it does not say.
+   * With `pid` null (a statement not sent yet: it waits for a connection of its pool), true if the server
+   * answers at all: a busy pool, not a dead path.
+   */
+  working(pid: number | null): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.closed) return resolve(false)
+      const key = pid ?? NOT_SENT
+      const waiting = this.asked.get(key)
+      if (waiting) waiting.push(resolve)
+      else this.asked.set(key, [resolve])
+      if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(() => void this.ask())
+      }
+    })
+  }
+
+  /** Ends the connections of probes still out; their questions answer false. */
+  close(): void {
+    this.closed = true
+    for (const sockets of this.clients) void sockets.destroyAll()
+  }
+
+  private async ask(): Promise<void> {
+    const asked = this.asked
+    this.asked = new Map()
+    this.scheduled = false
+    const sockets = new OwnSockets()
+    this.clients.add(sockets)
+    const client = postgres(this.url, {
+      max: 1,
+      onnotice: () => {},
+      fetch_types: NO_TYPE_FETCH,
+      ...sockets.option,
+    })
+    const working = new Set<number>()
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const idleGraceMs = Math.min(1_000, this.timeoutMs / 2)
+      const rows = await Promise.race([
+        client.unsafe(PROBE, [[...asked.keys()].join(','), idleGraceMs]).values(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no answer')), this.timeoutMs)
+        }),
+      ])
+      working.add(NOT_SENT)
+      for (const [pid, busy] of rows as unknown as [number, boolean][]) if (busy) working.add(pid)
+    } catch {
+      // No answer in time, or none at all: the path to the server is dead, as far as anyone can tell.
+    } finally {
+      clearTimeout(timer)
+      await sockets.destroyAll()
+      void client.end({ timeout: 0 }).catch(() => {})
+      this.clients.delete(sockets)
+    }
+    for (const [pid, resolvers] of asked) for (const resolve of resolvers) resolve(working.has(pid))
+  }
+}
