@@ -342,12 +342,12 @@ export function postgresAdapter(
       const input = JSON.stringify(
         items.map(({ id, token, result }) => (remove ? { id, token } : { id, token, result })),
       )
-      // Id → the token whose completion went through (at most one per job). Keyed by the id alone: these
-      // run per job, and a composite string key cost a concatenation and a hash each.
-      const done = new Map<string, string>()
+      // One row: null when every completion went through, else the 1-based positions of those that did.
       const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
-      for (const r of await rows('complete', text, [ns, input])) done.set(r[0] as string, r[1] as string)
-      return items.map((it) => done.has(it.id) && done.get(it.id) === it.token)
+      const [[through]] = (await rows('complete', text, [ns, input])) as [[number[] | null]]
+      if (through === null) return items.map(() => true)
+      const done = new Set(through)
+      return items.map((_, i) => done.has(i + 1))
     },
     1_000,
     1,

@@ -513,19 +513,24 @@ returning ${returning}`
 function completeMany(remove: boolean): string {
   return `
 with input as (
-  select x.id, x.token, x.result
-  from jsonb_to_recordset($2::text::jsonb) as x(id text, token text, result jsonb)
+  select x.id, x.token, x.result, x.n
+  from rows from (jsonb_to_recordset($2::text::jsonb) as (id text, token text, result jsonb))
+    with ordinality as x(id, token, result, n)
+),
+c as (
+${completeInput(remove, 'i.n')}
 )
-${completeInput(remove, 'j.id, i.token')}
+select case when count(*) = (select count(*) from input) then null else coalesce(jsonb_agg(c.n), '[]') end
+from c
 `
 }
 
 /**
  * Complete jobs of one namespace, one or many in one statement (group commit): $2 is a JSON array of
- * {id, token, result}, each completed as `completeInput` says. Returns (id, token) of each input that
- * completed its job. Concurrent `complete` calls are coalesced into this so a busy consumer pays one
- * commit (one WAL flush) per burst instead of one per job; each caller still resolves only after the
- * commit.
+ * {id, token, result}, each completed as `completeInput` says. Returns one row: null if every input completed
+ * its job (the usual answer, whatever the batch's size), else a JSON array of the 1-based positions of the
+ * inputs that did. Concurrent `complete` calls are coalesced into this so a busy consumer pays one commit
+ * (one WAL flush) per burst instead of one per job; each caller still resolves only after the commit.
  */
 export const COMPLETE_MANY = completeMany(false)
 
