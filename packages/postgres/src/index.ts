@@ -6,7 +6,7 @@ export {
   postgresAdapter,
 } from './adapter.js'
 export { SchemaVersionError } from './errors.js'
-export { type MigrateOptions, migrate, SCHEMA_VERSION } from './migrate.js'
+export { type MigrateOptions, migrate, SCHEMA_VERSION, schemaStatus } from './migrate.js'
 export {
   type PostgresAdapterOptions,
   type PostgresConnection,

@@ -106,18 +106,40 @@ export type MigrateOptions = PostgresConnection & {
 }
 
 /**
- * Run pending migrations as a deploy step: `await migrate({ url: process.env.DATABASE_URL })`.
- * Safe to run from several nodes at once. Ends the connection it created; never ends a given `sql`.
+ * Run pending migrations as a deploy step: `await migrate({ url: process.env.DATABASE_URL })` (or the
+ * `oqronkit migrate` command). Safe to run from several nodes at once. Ends the connection it created;
+ * never ends a given `sql`.
  */
-export async function migrate(options: MigrateOptions): Promise<{ applied: number[]; version: number }> {
+export function migrate(options: MigrateOptions): Promise<{ applied: number[]; version: number }> {
+  return withSchema(options, async (sql, schema) => ({
+    applied: await runMigrations(sql, schema),
+    version: SCHEMA_VERSION,
+  }))
+}
+
+/**
+ * Where the schema stands, changing nothing: the newest migration in its ledger (0: never migrated) and
+ * whether that is this client's SCHEMA_VERSION. For a deploy gate (`oqronkit migrate --check`).
+ */
+export function schemaStatus(options: MigrateOptions): Promise<{ version: number; current: boolean }> {
+  return withSchema(options, async (sql, schema) => {
+    const version = await schemaVersion(sql, schema)
+    return { version, current: version === SCHEMA_VERSION }
+  })
+}
+
+/** `work` on the checked schema name and the given client, or one made for it from `url` and ended after. */
+async function withSchema<T>(
+  options: MigrateOptions,
+  work: (sql: Sql, schema: string) => Promise<T>,
+): Promise<T> {
   const schema = options.schema ?? postgresAdapterDefaults.schema
   checkSchemaName(schema)
   const sql: Sql =
     options.sql ??
     postgres(requireUrl(options.url), { max: 1, onnotice: () => {}, fetch_types: NO_TYPE_FETCH })
   try {
-    const applied = await runMigrations(sql, schema)
-    return { applied, version: SCHEMA_VERSION }
+    return await work(sql, schema)
   } finally {
     if (!options.sql) await sql.end({ timeout: 5 })
   }
