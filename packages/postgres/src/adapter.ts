@@ -43,7 +43,7 @@ import {
   JOB_WIDTH,
   type Row,
   toAddedJob,
-  toClaimedJob,
+  toClaimedJobs,
   toJob,
 } from './row.js'
 import { OwnSockets } from './sockets.js'
@@ -417,8 +417,6 @@ export function postgresAdapter(
       const done = new Map<string, string>()
       const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
       for (const [id, token] of (first?.[CLAIMED_WIDTH + 1] ?? []) as [string, string][]) done.set(id, token)
-      const claimed = got.filter((r) => r[0] !== null)
-      claimed.sort((a, b) => (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number))
       const context = {
         queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
         workerId: next.workerId,
@@ -426,7 +424,10 @@ export function postgresAdapter(
       }
       const jobs = remember(
         ns,
-        claimed.map((r) => toClaimedJob(r, context)),
+        toClaimedJobs(
+          got.filter((r) => r[0] !== null),
+          context,
+        ),
       )
       return items.map((it) => {
         const completed = done.has(it.id) && done.get(it.id) === it.token
@@ -547,13 +548,7 @@ export function postgresAdapter(
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
       }
-      // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
-      if (got.length > 1) got.sort((a, b) => (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number))
-      const context = { queue, workerId: request.workerId, tokenPrefix: prefix }
-      return remember(
-        ns,
-        got.map((r) => toClaimedJob(r, context)),
-      )
+      return remember(ns, toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix }))
     },
 
     async renew(ns, id, token, leaseMs) {

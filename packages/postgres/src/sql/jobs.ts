@@ -184,7 +184,8 @@ picked as (
 
 /**
  * The update that makes the `picked` rows active with a fresh lease, returning what differs per row
- * (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `p`) and the position.
+ * (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `p`, and sent with the
+ * job at position 1, `p.first`) and the position.
  * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call) and the row's
  * position in the claim: unique per claimed attempt without a random draw per row.
  * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
@@ -220,7 +221,8 @@ function activatePicked({
   tl_active = true
 from (
   select jsonb_object_agg(p.id, p.pos) as m, {{schema}}.ms(now()) as started,
-    {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires
+    {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires,
+    min(p.id) filter (where p.pos = 1) as first
   from picked p
 ) p
 where j.ctid = any (array(select p2.tid from picked p2))
