@@ -43,7 +43,8 @@ export interface PostgresAdapterOptions {
   /**
    * How long a statement of the adapter may go without an answer before the adapter asks the server, on a
    * connection of its own, whether the statement's backend is still at it. If it is (a slow statement, one
-   * waiting for a lock) the statement is left alone and asked about again after as long. If the backend is
+   * waiting for a lock) the statement is left alone and asked about again after as long; so it is when the
+   * server refuses the question's connection (at its connection limit: it answers). If the backend is
    * gone or idle, or the server does not answer the question within `replyTimeoutMs`, the network path is
    * taken for dead and every connection of that pool is closed (they reconnect for the next statement). The
    * statement then fails like one cut by a dropped connection: a claim gives its jobs back, a settle is

@@ -40,7 +40,8 @@ export class BackendProbe {
   ) {}
 
   /**
-   * True if the server says backend `pid` is still at its statement; false if not, or if it does not say.
+   * True if the server says backend `pid` is still at its statement, or refuses to be asked (a server at its
+   * connection limit answers, if not this question); false if not, or if it does not answer at all.
    * With `pid` null (a statement not sent yet: it waits for a connection of its pool), true if the server
    * answers at all: a busy pool, not a dead path.
    */
@@ -77,6 +78,9 @@ export class BackendProbe {
       ...sockets.option,
     })
     const working = new Set<number>()
+    // The server refused the question itself (too many connections, starting up, shutting down): it answers,
+    // so the path to it works, and a statement sent there is taken as still running (asked about again later).
+    let refused = false
     let timer: NodeJS.Timeout | undefined
     try {
       const idleGraceMs = Math.min(1_000, this.timeoutMs / 2)
@@ -88,14 +92,17 @@ export class BackendProbe {
       ])
       working.add(NOT_SENT)
       for (const [pid, busy] of rows as unknown as [number, boolean][]) if (busy) working.add(pid)
-    } catch {
-      // No answer in time, or none at all: the path to the server is dead, as far as anyone can tell.
+    } catch (error) {
+      // A server's error is an answer; no answer in time, or a socket error, means the path is dead, as far
+      // as anyone can tell.
+      refused = error instanceof postgres.PostgresError
     } finally {
       clearTimeout(timer)
       await sockets.destroyAll()
       void client.end({ timeout: 0 }).catch(() => {})
       this.clients.delete(sockets)
     }
-    for (const [pid, resolvers] of asked) for (const resolve of resolvers) resolve(working.has(pid))
+    for (const [pid, resolvers] of asked)
+      for (const resolve of resolvers) resolve(refused || working.has(pid))
   }
 }

@@ -2,7 +2,7 @@ import { type JobStatus, OqronConfigError } from '@oqronkit/core'
 import type { LossyProxy, ReplyLoss } from '@oqronkit/testkit/proxy'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { type PostgresAdapterOptions, type PostgresAdapters, postgresAdapter } from '../src/index.js'
-import { DATABASE_URL, newJob, proxiedAdapter, runSuite, sleep } from './helpers.js'
+import { adminSql, DATABASE_URL, newJob, proxiedAdapter, randomSchema, runSuite, sleep } from './helpers.js'
 
 /** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
 const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
@@ -270,6 +270,48 @@ describe.runIf(runSuite)(
         expect(() => postgresAdapter({ url: DATABASE_URL }, { replyTimeoutMs: bad })).toThrow(
           OqronConfigError,
         )
+      }
+    })
+  },
+)
+
+describe.runIf(runSuite)(
+  'a statement late by replyTimeoutMs while the server is at its connection limit',
+  () => {
+    test('the server refusing the question is an answer: a slow claim is not cut', async () => {
+      // A role of its own, limited (once the adapter is open) to the connections it has: the question about
+      // the slow claim's backend needs one more and is refused (53300, too many connections for role).
+      const admin = adminSql()
+      const role = randomSchema('oq_limited')
+      const database = new URL(DATABASE_URL).pathname.slice(1) || 'postgres'
+      const url = new URL(DATABASE_URL)
+      url.username = role
+      const schema = randomSchema()
+      await admin.unsafe(`create role ${role} login`)
+      await admin.unsafe(`grant create on database "${database}" to ${role}`)
+      const a = postgresAdapter({ url: url.toString() }, { schema, replyTimeoutMs: 500, prepare: false })
+      try {
+        await a.open()
+        const jobs = [newJob('q'), newJob('q'), newJob('q')]
+        await a.broker.addBulk('limited', jobs)
+        await a.broker.claim('limited', 'empty', { workerId: 'w', leaseMs: 60_000, limit: 1 })
+        await slowNextClaim(a, 1.5)
+        const counted = await admin
+          .unsafe('select count(*)::int from pg_stat_activity where usename = $1::text', [role])
+          .values()
+        const open = counted[0]![0] as number
+        await admin.unsafe(`alter role ${role} connection limit ${open}`)
+        const t0 = performance.now()
+        const claimed = await a.broker.claim('limited', 'q', { workerId: 'w', leaseMs: 60_000, limit: 3 })
+        // Before: no answer to the question was taken for a dead path, and the claim's pool was closed at 500 ms.
+        expect(performance.now() - t0).toBeGreaterThan(1_400)
+        expect(claimed.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
+      } finally {
+        await a.close()
+        await admin.unsafe(`drop schema if exists "${schema}" cascade`)
+        await admin.unsafe(`revoke create on database "${database}" from ${role}`)
+        await admin.unsafe(`drop role ${role}`)
+        await admin.end({ timeout: 1 })
       }
     })
   },
