@@ -79,7 +79,8 @@ export interface ClaimContext {
 
 /**
  * The claimed rows (CLAIMED_COLUMNS, then each one's position) as the JobRecords the claim made, in delivery
- * order. `rows` holds claimed rows only; the start and the lease's expiry come from the one at position 1.
+ * order (`rows`, claimed rows only, is sorted in place); the start and the lease's expiry come from the one
+ * at position 1.
  */
 export function toClaimedJobs(rows: Row[], c: ClaimContext): JobRecord[] {
   // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
@@ -124,6 +125,9 @@ export function push(entry: string): string {
  */
 export const ADDED_COLUMNS = 'j.id, j.queue, j.status, {{schema}}.ms(j.run_at)'
 
+/** The detail of the `held` entry of a job added to a disabled queue (ADD writes it, toAddedJob repeats it). */
+export const HELD_DETAIL = 'module disabled'
+
 /** The stored form of a new job as the adapter sends it to ADD (data as JSON gives it back). */
 export interface AddedFields {
   data: unknown
@@ -142,7 +146,7 @@ export function toAddedJob(r: Row, f: AddedFields): JobRecord {
   const at = r[4] as number
   const status = r[2] as JobStatus
   const timeline: TimelineEntry[] = [{ at, event: 'added' }]
-  if (status === 'paused') timeline.push({ at, event: 'held', detail: 'module disabled' })
+  if (status === 'paused') timeline.push({ at, event: 'held', detail: HELD_DETAIL })
   return {
     id: r[0] as string,
     queue: r[1] as string,

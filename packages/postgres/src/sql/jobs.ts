@@ -12,7 +12,7 @@
  * writes the pending entry first, and sets `tl_active = false`.
  */
 
-import { ADDED_COLUMNS, push } from '../row.js'
+import { ADDED_COLUMNS, HELD_DETAIL, push } from '../row.js'
 
 /**
  * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
@@ -34,7 +34,7 @@ function fence(token: string): string {
 function addedTimeline(disabled: string): string {
   return `case
       when ${disabled} then (select jsonb_build_array({{schema}}.entry('added', null, null),
-        {{schema}}.entry('held', null, 'module disabled')))
+        {{schema}}.entry('held', null, '${HELD_DETAIL}')))
       else (select jsonb_build_array({{schema}}.entry('added', null, null)))
     end`
 }
