@@ -473,7 +473,8 @@ export function postgresAdapter(
     } else {
       const input = JSON.stringify(jobs.map(fields))
       sent = JSON.parse(input)
-      got = await rows('add', jq.ADD, [ns, input], db)
+      const queues = JSON.stringify([...new Set(jobs.map((j) => j.queue))])
+      got = await rows('add', jq.ADD, [ns, input, queues], db)
     }
     const inserted = new Map<string, Row>()
     for (const r of got) inserted.set(r[0] as string, r)

@@ -123,7 +123,7 @@ export function push(entry: string): string {
  * is what the caller sent or the same for every new job, so `toAddedJob` fills it in: the server does not
  * send each job's data back, nor build its timeline twice.
  */
-export const ADDED_COLUMNS = 'j.id, j.queue, j.status, {{schema}}.ms(j.run_at)'
+export const ADDED_COLUMNS = 'j.id, j.queue, j.status, {{schema}}.ms(j.run_at) as run_at'
 
 /** The detail of the `held` entry of a job added to a disabled queue (ADD writes it, toAddedJob repeats it). */
 export const HELD_DETAIL = 'module disabled'
