@@ -82,5 +82,6 @@ export function toNewJob(
     maxAttempts: attempts ?? defaults.maxAttempts,
     guaranteed: defaults.guaranteed,
     disabledBehavior: defaults.disabledBehavior,
+    ...(jobId === undefined ? { idGenerated: true } : {}),
   }
 }

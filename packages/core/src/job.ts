@@ -105,6 +105,12 @@ export interface NewJob<Data = unknown> {
   guaranteed: boolean
   /** What `add` does when the queue is disabled. */
   disabledBehavior: DisabledBehavior
+  /**
+   * True when the runtime made the id (no `jobId` given): a time-ordered random id no other add has used, so
+   * an adapter may store it without a duplicate check first, as long as adding the very same job again still
+   * answers `duplicate`. Absent or false: the caller chose the id, which may well exist already.
+   */
+  idGenerated?: boolean
 }
 
 export type DisabledBehavior = 'hold' | 'skip' | 'reject'

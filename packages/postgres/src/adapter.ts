@@ -443,6 +443,10 @@ export function postgresAdapter(
     return r ? toJob(r) : null
   }
 
+  /** A statement failed on a unique constraint (SQLSTATE 23505), e.g. ADD_FRESH meeting an existing id. */
+  const uniqueViolation = (error: unknown) =>
+    (error as { cause?: { code?: unknown } }).cause?.code === '23505'
+
   async function addMany(ns: string, jobs: NewJob[], db: Db, depth = 0): Promise<AddResult[]> {
     if (jobs.length === 0) return []
     const fields = (j: NewJob) => ({
@@ -473,8 +477,17 @@ export function postgresAdapter(
     } else {
       const input = JSON.stringify(jobs.map(fields))
       sent = JSON.parse(input)
-      const queues = JSON.stringify([...new Set(jobs.map((j) => j.queue))])
-      got = await rows('add', jq.ADD, [ns, input, queues], db)
+      const params = [ns, input, JSON.stringify([...new Set(jobs.map((j) => j.queue))])]
+      // Ids the runtime made are new unless this very add is sent again: no duplicate check, and should one
+      // exist after all, the statement fails whole (changing nothing) and ADD answers it. Not inside the
+      // caller's transaction, which that error would abort.
+      const fresh = db === sql && jobs.every((j) => j.idGenerated === true)
+      try {
+        got = await rows('add', fresh ? jq.ADD_FRESH : jq.ADD, params, db)
+      } catch (error) {
+        if (!fresh || !uniqueViolation(error)) throw error
+        got = await rows('add', jq.ADD, params, db)
+      }
     }
     const inserted = new Map<string, Row>()
     for (const r of got) inserted.set(r[0] as string, r)

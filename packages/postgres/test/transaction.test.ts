@@ -66,4 +66,15 @@ describe.runIf(runSuite)('transactional enqueue', () => {
     await waiting
     expect(performance.now() - t0).toBeLessThan(2_000)
   })
+
+  test('runtime-made ids sent again inside a transaction are answered duplicate and the transaction goes on', async () => {
+    const jobs = [newJob('q', { idGenerated: true }), newJob('q', { idGenerated: true })]
+    await a.broker.addBulk('t3', jobs)
+    await sql.begin(async (tx) => {
+      const again = await a.broker.addBulk('t3', [...jobs, newJob('q', { idGenerated: true })], { tx })
+      expect(again.map((r) => r.outcome)).toEqual(['duplicate', 'duplicate', 'created'])
+      await tx.unsafe(`insert into "${schema}".orders values ('o3')`) // the transaction is not aborted
+    })
+    expect((await a.storage.countJobs('t3', 'q')).waiting).toBe(3)
+  })
 })

@@ -1,0 +1,48 @@
+// Bulk adds of ids the runtime made (`NewJob.idGenerated`) skip the duplicate check (ADD_FRESH); an id that
+// exists after all (the very add sent again) must still be answered as a duplicate, changing nothing.
+import { randomUUID } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import type { PostgresAdapters } from '../src/index.js'
+import { newJob, openAdapter, runSuite } from './helpers.js'
+
+describe.runIf(runSuite)('bulk add of runtime-made ids', () => {
+  let a: PostgresAdapters
+  let cleanup = async () => {}
+  beforeAll(async () => {
+    ;({ a, cleanup } = await openAdapter())
+  })
+  afterAll(() => cleanup())
+
+  const fresh = (n: number) =>
+    Array.from({ length: n }, () => newJob('q', { id: randomUUID(), idGenerated: true }))
+
+  test('stored once each, in input order; the same add sent again answers duplicate for each', async () => {
+    const jobs = fresh(5)
+    const first = await a.broker.addBulk('f1', jobs)
+    expect(first.map((r) => r.outcome)).toEqual(Array(5).fill('created'))
+    const again = await a.broker.addBulk('f1', jobs)
+    expect(again.map((r) => r.outcome)).toEqual(Array(5).fill('duplicate'))
+    expect(again.map((r) => r.job)).toEqual(first.map((r) => r.job))
+    const page = await a.storage.listJobs('f1', { queue: 'q', limit: 10 })
+    expect(page.jobs.map((j) => j.id)).toEqual(jobs.map((j) => j.id).reverse()) // newest first: input order
+  })
+
+  test('some existing, some new: the new ones are created once, the others answered duplicate', async () => {
+    const existing = fresh(2)
+    await a.broker.addBulk('f2', existing)
+    const added = fresh(3)
+    const mixed = [added[0]!, existing[0]!, added[1]!, existing[1]!, added[2]!]
+    const results = await a.broker.addBulk('f2', mixed)
+    expect(results.map((r) => r.outcome)).toEqual(['created', 'duplicate', 'created', 'duplicate', 'created'])
+    expect(results.map((r) => r.job?.id)).toEqual(mixed.map((j) => j.id))
+    expect((await a.storage.countJobs('f2', 'q')).waiting).toBe(5)
+  })
+
+  test('a caller-chosen id in the batch takes the checked path: duplicates within the batch as ever', async () => {
+    const [one] = fresh(1)
+    const chosen = newJob('q', { id: 'chosen' })
+    const results = await a.broker.addBulk('f3', [one!, chosen, { ...chosen, data: { other: true } }])
+    expect(results.map((r) => r.outcome)).toEqual(['created', 'created', 'duplicate'])
+    expect((await a.storage.getJob('f3', 'chosen'))?.data).toEqual(chosen.data)
+  })
+})
