@@ -35,6 +35,15 @@ export interface ClaimRequest {
   guaranteed?: boolean
 }
 
+/** The claim half of `completeAndClaim`. */
+export interface NextClaim extends ClaimRequest {
+  /**
+   * The completed job's queue, which the claim is of. The engine passes it; an adapter may use it to batch
+   * completions per queue without keeping the queue of every job it handed out. Absent: the adapter finds it.
+   */
+  queue?: string
+}
+
 export interface CompleteOptions {
   /**
    * Delete the job in the completion instead of keeping it `completed` (the consumer keeps no completed
@@ -177,7 +186,7 @@ export interface BrokerAdapter {
     id: string,
     token: string,
     result: unknown,
-    next: ClaimRequest,
+    next: NextClaim,
     options?: CompleteOptions,
   ): Promise<{ completed: boolean; jobs: JobRecord[] }>
   /**

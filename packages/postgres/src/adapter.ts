@@ -14,6 +14,7 @@ import {
   type ListQuery,
   type LockAdapter,
   type NewJob,
+  type NextClaim,
   type OqronAdapters,
   OqronConfigError,
   type PruneRequest,
@@ -353,33 +354,13 @@ export function postgresAdapter(
     1,
   )
 
-  // Queue of each job this adapter handed out, per namespace, so completeAndClaim (which is not told the
-  // queue) can batch per queue. Only a batching hint: the statement reads the queue from the completed rows
-  // themselves.
-  const queueOf = new Map<string, Map<string, string>>()
-  const queueOfJob = (ns: string, id: string) => queueOf.get(ns)?.get(id)
-  const forget = (ns: string, id: string) => {
-    const ids = queueOf.get(ns)
-    if (ids?.delete(id) && ids.size === 0) queueOf.delete(ns)
-  }
-  const remember = (ns: string, jobs: JobRecord[]) => {
-    if (jobs.length === 0) return jobs
-    let ids = queueOf.get(ns)
-    if (!ids) {
-      ids = new Map()
-      queueOf.set(ns, ids)
-    }
-    for (const j of jobs) ids.set(j.id, j.queue)
-    return jobs
-  }
-
   // completeAndClaim: the same group commit, per (ns, queue, worker, lease, remove): one statement completes
   // (or, removing, deletes) the burst and claims the freed slots' next jobs, handed out to the completed
   // callers in delivery order.
   const finisher = new Batcher<
     {
       ns: string
-      /** The completed job's queue, if this adapter handed it out (null: read from the row). */
+      /** The completed job's queue, as the engine passed it (null: read from the row). */
       queue: string | null
       remove: boolean
       id: string
@@ -422,12 +403,9 @@ export function postgresAdapter(
         workerId: next.workerId,
         tokenPrefix: prefix,
       }
-      const jobs = remember(
-        ns,
-        toClaimedJobs(
-          got.filter((r) => r[0] !== null),
-          context,
-        ),
+      const jobs = toClaimedJobs(
+        got.filter((r) => r[0] !== null),
+        context,
       )
       return items.map((it) => {
         const completed = done.has(it.id) && done.get(it.id) === it.token
@@ -562,7 +540,7 @@ export function postgresAdapter(
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
       }
-      return remember(ns, toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix }))
+      return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix })
     },
 
     async renew(ns, id, token, leaseMs) {
@@ -581,7 +559,6 @@ export function postgresAdapter(
     },
 
     complete(ns, id, token, result, options?: CompleteOptions) {
-      forget(ns, id)
       const remove = options?.remove === true
       // One statement per namespace and flag.
       return completer.push(`${remove ? 'r' : 'k'}\u0000${ns}`, {
@@ -593,9 +570,10 @@ export function postgresAdapter(
       })
     },
 
-    completeAndClaim(ns, id, token, result, next: ClaimRequest, options?: CompleteOptions) {
-      const queue = queueOfJob(ns, id)
-      forget(ns, id)
+    completeAndClaim(ns, id, token, result, next: NextClaim, options?: CompleteOptions) {
+      // The engine says which queue the job is of; without it the job goes alone and the statement reads the
+      // queue from its row.
+      const { queue } = next
       const remove = options?.remove === true
       // One statement per queue, worker, lease and flag; a job of unknown queue goes alone (its own key).
       const key = [
@@ -626,12 +604,10 @@ export function postgresAdapter(
         ...(request.error.stack === undefined ? {} : { stack: request.error.stack }),
       })
       const delay = request.retryDelayMs === null ? null : Math.max(0, request.retryDelayMs)
-      forget(ns, id)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
     },
 
     async release(ns, id, token) {
-      forget(ns, id)
       return (await rows('release', jq.RELEASE, [ns, id, token])).length > 0
     },
 

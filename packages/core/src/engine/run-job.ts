@@ -194,7 +194,13 @@ export class JobRun {
     const limit = broker.completeAndClaim ? (this.successor?.limit() ?? 0) : 0
     let completed: boolean
     if (limit > 0) {
-      const next = { workerId: engine.workerId, limit, leaseMs: lockTtlMs, guaranteed: guaranteedWorker }
+      const next = {
+        workerId: engine.workerId,
+        limit,
+        leaseMs: lockTtlMs,
+        guaranteed: guaranteedWorker,
+        queue: job.queue,
+      }
       const outcome = await broker.completeAndClaim!(
         engine.ns,
         job.id,
