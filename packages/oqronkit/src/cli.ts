@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util'
 import { OqronConfigError } from '@oqronkit/core'
-import { migrate, SCHEMA_VERSION, SchemaVersionError, schemaStatus } from '@oqronkit/postgres'
+import { migrate, postgresAdapterDefaults, SCHEMA_VERSION, schemaStatus } from '@oqronkit/postgres'
 
 const USAGE = `Usage: oqronkit migrate [--url <postgres-url>] [--schema <name>] [--check]
 
@@ -15,7 +15,7 @@ const USAGE = `Usage: oqronkit migrate [--url <postgres-url>] [--schema <name>] 
   Safe to run from several nodes at once: one migrates, the others wait and find nothing to do.
 
   --url      the connection string (default: the DATABASE_URL environment variable)
-  --schema   the schema that holds OqronKit's tables (default: oqronkit)
+  --schema   the schema that holds OqronKit's tables (default: ${postgresAdapterDefaults.schema})
   --check    change nothing: exit 0 if the schema is at version ${SCHEMA_VERSION}, 1 if not
   --help     this text`
 
@@ -61,8 +61,7 @@ async function main(argv: string[]): Promise<number> {
       console.error(`oqronkit: ${error.message}\n\n${USAGE}`)
       return 2
     }
-    const why = error instanceof SchemaVersionError ? error.message : (error as Error).message
-    console.error(`oqronkit: ${why}`)
+    console.error(`oqronkit: ${(error as Error).message}`)
     return 1
   }
 }
@@ -85,7 +84,7 @@ function parse(argv: string[]): 'help' | { url: string; schema: string; check: b
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`)
   const url = values.url ?? process.env.DATABASE_URL
   if (!url) throw new UsageError('no database: pass --url or set DATABASE_URL')
-  return { url, schema: values.schema ?? 'oqronkit', check: values.check ?? false }
+  return { url, schema: values.schema ?? postgresAdapterDefaults.schema, check: values.check ?? false }
 }
 
 void main(process.argv.slice(2)).then((code) => {

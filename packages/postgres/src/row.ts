@@ -147,30 +147,23 @@ export function toAddedJob(r: Row, f: AddedFields): JobRecord {
   const status = r[2] as JobStatus
   const timeline: TimelineEntry[] = [{ at, event: 'added' }]
   if (status === 'paused') timeline.push({ at, event: 'held', detail: HELD_DETAIL })
-  return {
-    id: r[0] as string,
-    queue: r[1] as string,
+  // A new job's data … guaranteed, as `record()` reads them from a row: what was sent, counters at zero.
+  const fresh = [f.data, null, null, 0, f.maxAttempts, 0, 0, null, f.priority, f.lifo, f.guaranteed]
+  return record(
+    fresh,
+    0,
+    r[0] as string, // id
+    r[1] as string, // queue
     status,
-    data: f.data,
-    result: null,
-    error: null,
-    attempts: 0,
-    maxAttempts: f.maxAttempts,
-    stalledCount: 0,
-    progress: 0,
-    progressLabel: null,
-    priority: f.priority,
-    lifo: f.lifo,
-    guaranteed: f.guaranteed,
-    workerId: null,
-    token: null,
-    lockExpiresAt: null,
-    createdAt: at,
-    startedAt: null,
-    finishedAt: null,
-    runAt: r[3] as number,
+    null, // workerId
+    null, // token
+    null, // lockExpiresAt
+    at, // createdAt
+    null, // startedAt
+    null, // finishedAt
+    r[3] as number, // runAt
     timeline,
-  }
+  )
 }
 
 /** Number of columns `JOB_COLUMNS` yields; extra columns of a statement follow them. */
@@ -197,9 +190,9 @@ export function toJob(r: Row): JobRecord {
 }
 
 /**
- * The one place a JobRecord is put together from a row (toJob, toClaimedJobs; toAddedJob keeps its order): the fields every row layout
- * reads alike — data, result, error, attempts, maxAttempts, stalledCount, progress, progressLabel, priority,
- * lifo, guaranteed, eleven columns in that order from `at` — and the others as given. Always the same property
+ * The one place a JobRecord is put together from a row (toJob, toClaimedJobs, toAddedJob): the fields every
+ * row layout reads alike — data, result, error, attempts, maxAttempts, stalledCount, progress, progressLabel,
+ * priority, lifo, guaranteed, eleven columns in that order from `at` — and the others as given. Always the same property
  * order, so every record has one shape.
  */
 function record(
