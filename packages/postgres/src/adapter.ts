@@ -245,11 +245,14 @@ export function postgresAdapter(
   // A statement still unanswered after replyTimeoutMs: the server is asked whether its backend is still at it
   // (BackendProbe); if so it is left alone and asked about again after another replyTimeoutMs, else its pool's
   // connections are closed (and, for the main pool, the LISTEN connection: the same path to the server).
+  // Statements inside a caller's transaction (`{ tx }`) are not watched: the connection and the transaction
+  // are the caller's, and closing the adapter's pools would not reach them (or would roll the caller's
+  // transaction back under it, when it runs on `adapters.sql`).
   const probe =
     owned && replyTimeoutMs > 0 ? new BackendProbe(requireUrl(connection.url), replyTimeoutMs) : null
 
   async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
-    const sockets = probe && (db === claimSql ? claimSockets : mainSockets)
+    const sockets = probe && (db === claimSql ? claimSockets : db === sql ? mainSockets : null)
     const options = { prepare: prepare && !planPerCall.has(text) }
     const query = db.unsafe(text, params as never, options)
     const backend = () => (query as unknown as { state?: { pid?: number | null } | null }).state?.pid

@@ -54,7 +54,8 @@ export interface PostgresAdapterOptions {
    * minutes later. A dead path is declared within `replyTimeoutMs` plus the question's round trip when the
    * server can still be reached, within twice `replyTimeoutMs` when it cannot; keep twice this plus
    * `heartbeatMs` below `lockTtlMs`, so a renewal can still be retried in time. `0` turns it off. Only for
-   * the adapter's own pools (`{ url }`): with `{ sql }`, your client's sockets are yours.
+   * the adapter's own pools (`{ url }`): with `{ sql }`, your client's sockets are yours, and so are those of a
+   * transaction you pass as `{ tx }` (its statements are not watched).
    * @default 10000
    */
   replyTimeoutMs?: number

@@ -1,7 +1,13 @@
 import { type JobStatus, OqronConfigError } from '@oqronkit/core'
 import type { LossyProxy, ReplyLoss } from '@oqronkit/testkit/proxy'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type PostgresAdapterOptions, type PostgresAdapters, postgresAdapter } from '../src/index.js'
+import {
+  enqueueInTransaction,
+  type PostgresAdapterOptions,
+  type PostgresAdapters,
+  postgresAdapter,
+} from '../src/index.js'
 import { adminSql, DATABASE_URL, newJob, proxiedAdapter, randomSchema, runSuite, sleep } from './helpers.js'
 
 /** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
@@ -263,6 +269,29 @@ describe.runIf(runSuite)(
       expect(performance.now() - t0).toBeLessThan(replyTimeoutMs + 1_000)
       expect(await a.broker.renew(s, job.id, held!.token!, 60_000)).toBe('ok')
       expect(await a.storage.getJob(s, job.id)).toMatchObject({ status: 'active', token: held!.token })
+    })
+
+    test("add in the caller's transaction: a late answer leaves the adapter's connections alone", async () => {
+      const s = ns()
+      await a.storage.countJobs(s, 'q') // the main pool has its connection
+      // The caller's own client, through the same proxy; the answer to its add never comes back.
+      const url = new URL(DATABASE_URL)
+      url.port = String(proxy.port)
+      const caller = postgres(url.toString(), { max: 1, prepare: false, onnotice: () => {} })
+      await caller`select 1`
+      const before = proxy.accepted
+      void proxy.loseReply(loseStatementReply("$10::text = 'hold'", { cut: false }))
+      const adding = caller.begin((tx) => enqueueInTransaction(tx, a, s, newJob('q')))
+      adding.catch(() => {})
+      await sleep(3 * replyTimeoutMs)
+      // Before: every 500 ms the adapter opened a connection to ask its own server about the add's backend
+      // (here idle in transaction, so taken as working; a pid its server does not know, as behind a pooler,
+      // closed the adapter's main pool and LISTEN connection), and the add went on waiting all the same.
+      expect(proxy.accepted).toBe(before)
+      expect(await a.storage.countJobs(s, 'q')).toMatchObject({ waiting: 0 })
+      expect(proxy.accepted).toBe(before)
+      await caller.end({ timeout: 0 })
+      await expect(adding).rejects.toThrow()
     })
 
     test('replyTimeoutMs must be a non-negative integer', () => {
