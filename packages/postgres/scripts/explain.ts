@@ -72,14 +72,14 @@ try {
   await explain('renew', J.RENEW, ['explain', active!.id, active!.token, 30000])
   await explain('complete (one job)', J.COMPLETE_MANY, [
     'explain',
-    JSON.stringify([{ id: active!.id, token: active!.token, result: { ok: true } }]),
+    JSON.stringify({ [active!.id]: [1, active!.token, { ok: true }] }),
   ])
   const fifty = await sql.unsafe(
     `select id, token from ${q}.jobs where status = 'active' and lock_expires_at > now() order by id limit 50`,
   )
   await explain('completeAndClaim (50 completions, 50 claims)', J.COMPLETE_AND_CLAIM, [
     'explain',
-    JSON.stringify(fifty.map((r) => ({ id: r.id, token: r.token, result: null, want: 1 }))),
+    JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token, null, 1]]))),
     'w2',
     30000,
     null,
@@ -87,11 +87,11 @@ try {
   ])
   await explain('complete, removing (one job)', J.COMPLETE_MANY_REMOVE, [
     'explain',
-    JSON.stringify([{ id: active!.id, token: active!.token }]),
+    JSON.stringify({ [active!.id]: [1, active!.token] }),
   ])
   await explain('completeAndClaim, removing (50 completions, 50 claims)', J.COMPLETE_AND_CLAIM_REMOVE, [
     'explain',
-    JSON.stringify(fifty.map((r) => ({ id: r.id, token: r.token, want: 1 }))),
+    JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token, null, 1]]))),
     'w2',
     30000,
     null,
@@ -114,6 +114,7 @@ try {
         behavior: 'hold',
       },
     ]),
+    JSON.stringify(['bulk']),
   ])
   await explain('add follow-up lookup (duplicates)', S.LOOKUP, ['explain', JSON.stringify(['j1', 'j2'])])
   await explain('waitForWork next due', S.NEXT_DUE, ['explain', 'bulk'])

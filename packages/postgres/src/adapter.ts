@@ -119,6 +119,43 @@ function tokenPrefix(): string {
   return `${randomUUID()}:`
 }
 
+/**
+ * The input of a completion statement: a JSON object keyed by job id, each value the item's 1-based position
+ * followed by `rest(item)` (see `completeInput` in sql/jobs.ts). The object has no prototype, so an id such
+ * as `__proto__` is a key like any other.
+ */
+function completionInput<T extends { id: string }>(items: T[], rest: (item: T) => unknown[]): string {
+  const input: Record<string, unknown[]> = Object.create(null)
+  items.forEach((item, i) => {
+    input[item.id] = [i + 1, ...rest(item)]
+  })
+  return JSON.stringify(input)
+}
+
+/**
+ * `run` on items whose ids are unique, results in the items' order. A completion statement takes one entry
+ * per job id, so a job twice in one burst (a stale run's completion beside its re-run's) goes in a statement
+ * of its own after the rest, where its own token fences it as usual.
+ */
+async function byUniqueId<T extends { id: string }, R>(
+  items: T[],
+  run: (unique: T[]) => Promise<R[]>,
+): Promise<R[]> {
+  const seen = new Set<string>()
+  const again = items.map((item) => {
+    if (seen.has(item.id)) return true
+    seen.add(item.id)
+    return false
+  })
+  if (!again.includes(true)) return run(items)
+  const first = await run(items.filter((_, i) => !again[i]))
+  const rest = await byUniqueId(
+    items.filter((_, i) => again[i]),
+    run,
+  )
+  return again.map((twice) => (twice ? rest : first).shift()!)
+}
+
 const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
 const MAX_BIGINT = '9223372036854775807'
 
@@ -340,19 +377,18 @@ export function postgresAdapter(
     { ns: string; remove: boolean; id: string; token: string; result: unknown },
     boolean
   >(
-    async (_key, items) => {
-      const { ns, remove } = items[0]!
-      // A removed job's result is stored nowhere: leave it out of the input.
-      const input = JSON.stringify(
-        items.map(({ id, token, result }) => (remove ? { id, token } : { id, token, result })),
-      )
-      // One row: null when every completion went through, else the 1-based positions of those that did.
-      const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
-      const [[through]] = (await rows('complete', text, [ns, input])) as [[number[] | null]]
-      if (through === null) return items.map(() => true)
-      const done = new Set(through)
-      return items.map((_, i) => done.has(i + 1))
-    },
+    (_key, all) =>
+      byUniqueId(all, async (items) => {
+        const { ns, remove } = items[0]!
+        // A removed job's result is stored nowhere: leave it out of the input.
+        const input = completionInput(items, (it) => (remove ? [it.token] : [it.token, it.result]))
+        // One row: null when every completion went through, else the 1-based positions of those that did.
+        const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
+        const [[through]] = (await rows('complete', text, [ns, input])) as [[number[] | null]]
+        if (through === null) return items.map(() => true)
+        const done = new Set(through)
+        return items.map((_, i) => done.has(i + 1))
+      }),
     1_000,
     1,
   )
@@ -374,47 +410,43 @@ export function postgresAdapter(
     },
     { completed: boolean; jobs: JobRecord[] }
   >(
-    async (_key, items) => {
-      const { ns, queue, remove, next } = items[0]!
-      const input = JSON.stringify(
-        items.map(({ id, token, result, want }) =>
-          remove ? { id, token, want } : { id, token, result, want },
-        ),
-      )
-      const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
-      const prefix = tokenPrefix()
-      let got: Row[]
-      try {
-        got = await rows('completeAndClaim', text, [
-          ns,
-          input,
-          next.workerId,
-          next.leaseMs,
-          next.guaranteed ?? null,
-          prefix,
-        ])
-      } catch (error) {
-        // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
-        if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
-        throw error
-      }
-      const done = new Map<string, string>()
-      const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
-      for (const [id, token] of (first?.[CLAIMED_WIDTH + 1] ?? []) as [string, string][]) done.set(id, token)
-      const context = {
-        queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
-        workerId: next.workerId,
-        tokenPrefix: prefix,
-      }
-      const jobs = toClaimedJobs(
-        got.filter((r) => r[0] !== null),
-        context,
-      )
-      return items.map((it) => {
-        const completed = done.has(it.id) && done.get(it.id) === it.token
-        return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
-      })
-    },
+    (_key, all) =>
+      byUniqueId(all, async (items) => {
+        const { ns, queue, remove, next } = items[0]!
+        const input = completionInput(items, (it) => [it.token, remove ? null : it.result, it.want])
+        const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
+        const prefix = tokenPrefix()
+        let got: Row[]
+        try {
+          got = await rows('completeAndClaim', text, [
+            ns,
+            input,
+            next.workerId,
+            next.leaseMs,
+            next.guaranteed ?? null,
+            prefix,
+          ])
+        } catch (error) {
+          // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
+          if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
+          throw error
+        }
+        const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
+        const done = new Set((first?.[CLAIMED_WIDTH + 1] ?? []) as number[])
+        const context = {
+          queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
+          workerId: next.workerId,
+          tokenPrefix: prefix,
+        }
+        const jobs = toClaimedJobs(
+          got.filter((r) => r[0] !== null),
+          context,
+        )
+        return items.map((it, i) => {
+          const completed = done.has(i + 1)
+          return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
+        })
+      }),
     200,
     2,
   )

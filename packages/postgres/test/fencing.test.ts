@@ -130,6 +130,37 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     }
   })
 
+  test('a job twice in one burst, the stale completion first: the valid one still completes it, in each form', async () => {
+    // A completion statement takes one entry per job id; a job's second completion in a burst goes in a
+    // statement of its own, so a stale token sent beside the valid one can hide neither.
+    const s = ns()
+    await a.broker.addBulk(
+      s,
+      Array.from({ length: 9 }, () => newJob('q')),
+    )
+    const jobs = await a.broker.claim(s, 'q', { workerId: 'w', limit: 9, leaseMs: 30_000 })
+    const next = { workerId: 'w', limit: 0, leaseMs: 30_000 }
+    const settle = [
+      (j: JobRecord, t: string, r: unknown) => a.broker.complete(s, j.id, t, r),
+      (j: JobRecord, t: string, r: unknown) => a.broker.complete(s, j.id, t, r, { remove: true }),
+      async (j: JobRecord, t: string, r: unknown) =>
+        (await a.broker.completeAndClaim!(s, j.id, t, r, { ...next, queue: 'q' })).completed,
+    ]
+    const answers = await Promise.all(
+      jobs.flatMap((j, i) => [
+        settle[i % 3]!(j, 'stale', { i: -1 }),
+        settle[i % 3]!(j, j.token!, { i }),
+        settle[i % 3]!(j, 'stale-again', { i: -2 }),
+      ]),
+    )
+    expect(answers).toEqual(jobs.flatMap(() => [false, true, false]))
+    for (const [i, j] of jobs.entries()) {
+      const rec = await a.storage.getJob(s, j.id)
+      if (i % 3 === 1) expect(rec).toBeNull()
+      else expect(rec).toMatchObject({ status: 'completed', result: { i } })
+    }
+  })
+
   test('fail with a delay goes back to delayed with a retrying entry, then fails for good', async () => {
     const s = ns()
     const job = await active(s)

@@ -154,7 +154,7 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     expect(running!.id).toBe(first.id)
     const next = [newJob('q'), newJob('q'), newJob('q')]
     await a.broker.addBulk(s, next)
-    const losing = proxy.loseReply(loseStatementReply('jsonb_to_recordset'))
+    const losing = proxy.loseReply(loseStatementReply('jsonb_object_keys'))
     await expect(
       a.broker.completeAndClaim!(s, running!.id, running!.token!, { ok: 1 }, { ...request, limit: 2 }),
     ).rejects.toThrow()

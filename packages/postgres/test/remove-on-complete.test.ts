@@ -130,10 +130,10 @@ describe.runIf(runSuite)('removing and keeping completions in the same tick', ()
       max: 4,
       onnotice: () => {},
       debug: (_conn, query, params) => {
-        if (!query.includes('jsonb_to_recordset')) return
+        if (!query.includes('jsonb_object_keys')) return
         const kind = /\bdelete from\b/.test(query) ? 'delete' : /\bupdate\b/.test(query) ? 'update' : 'other'
-        const input = JSON.parse(String(params[1])) as { id: string }[]
-        sent.push({ kind, ids: input.map((i) => i.id) })
+        // The input: an object keyed by job id.
+        sent.push({ kind, ids: Object.keys(JSON.parse(String(params[1]))) })
       },
     }) as unknown as Sql
     a = postgresAdapter({ sql: client }, { schema })
