@@ -38,6 +38,7 @@ import {
 } from './options.js'
 import { BackendProbe } from './probe.js'
 import {
+  ADD_DEFAULTS,
   CLAIMED_COLUMNS,
   CLAIMED_WIDTH,
   JOB_COLUMNS,
@@ -462,17 +463,29 @@ export function postgresAdapter(
 
   async function addMany(ns: string, jobs: NewJob[], db: Db, depth = 0): Promise<AddResult[]> {
     if (jobs.length === 0) return []
+    const D = ADD_DEFAULTS
     const fields = (j: NewJob) => ({
       id: j.id,
       queue: j.queue,
-      data: j.data ?? null,
-      delayMs: Math.max(0, j.delayMs ?? 0),
-      priority: j.priority ?? 0,
-      lifo: j.lifo ?? false,
-      maxAttempts: j.maxAttempts ?? 1,
-      guaranteed: j.guaranteed ?? true,
-      behavior: j.disabledBehavior ?? 'hold',
+      data: (j.data ?? null) as unknown,
+      delayMs: Math.max(0, j.delayMs ?? D.delayMs),
+      priority: j.priority ?? D.priority,
+      lifo: j.lifo ?? D.lifo,
+      maxAttempts: j.maxAttempts ?? D.maxAttempts,
+      guaranteed: j.guaranteed ?? D.guaranteed,
+      behavior: j.disabledBehavior ?? D.behavior,
     })
+    // A job of ADD's input: the fields that differ from ADD_DEFAULTS only.
+    const wire = (f: ReturnType<typeof fields>) => {
+      const w: Partial<ReturnType<typeof fields>> = { id: f.id, queue: f.queue, data: f.data }
+      if (f.delayMs !== D.delayMs) w.delayMs = f.delayMs
+      if (f.priority !== D.priority) w.priority = f.priority
+      if (f.lifo !== D.lifo) w.lifo = f.lifo
+      if (f.maxAttempts !== D.maxAttempts) w.maxAttempts = f.maxAttempts
+      if (f.guaranteed !== D.guaranteed) w.guaranteed = f.guaranteed
+      if (f.behavior !== D.behavior) w.behavior = f.behavior
+      return w
+    }
     // What the statement stores, in the form the records carry: the data as JSON gives it back (a Date as its
     // ISO string, undefined properties dropped), parsed from the very text that is sent.
     let sent: ReturnType<typeof fields>[]
@@ -488,8 +501,12 @@ export function postgresAdapter(
         db,
       )
     } else {
-      const input = JSON.stringify(jobs.map(fields))
-      sent = JSON.parse(input)
+      sent = jobs.map(fields)
+      const input = JSON.stringify(sent.map(wire))
+      const stored = JSON.parse(input) as { data: unknown }[]
+      sent.forEach((f, i) => {
+        f.data = stored[i]!.data
+      })
       const params = [ns, input, JSON.stringify([...new Set(jobs.map((j) => j.queue))])]
       // Ids the runtime made are new unless this very add is sent again: no duplicate check, and should one
       // exist after all, the statement fails whole (changing nothing) and ADD answers it. Not inside the

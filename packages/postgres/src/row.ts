@@ -125,6 +125,20 @@ export function push(entry: string): string {
  */
 export const ADDED_COLUMNS = 'j.id, j.queue, j.status, {{schema}}.ms(j.run_at) as run_at'
 
+/**
+ * What ADD takes for a field its input leaves out: the adapter sends `delayMs` … `behavior` only where they
+ * differ (ADD's `coalesce`s put them back), which takes a bulk of jobs with default options from ~170 to ~80 bytes of JSON per job (the server
+ * parses all of it: a 1,000-job add 22.3 → 19.5 ms, statement alone).
+ */
+export const ADD_DEFAULTS = {
+  delayMs: 0,
+  priority: 0,
+  lifo: false,
+  maxAttempts: 1,
+  guaranteed: true,
+  behavior: 'hold',
+} as const
+
 /** The detail of the `held` entry of a job added to a disabled queue (ADD writes it, toAddedJob repeats it). */
 export const HELD_DETAIL = 'module disabled'
 

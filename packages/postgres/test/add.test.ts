@@ -45,4 +45,33 @@ describe.runIf(runSuite)('bulk add of runtime-made ids', () => {
     expect(results.map((r) => r.outcome)).toEqual(['created', 'created', 'duplicate'])
     expect((await a.storage.getJob('f3', 'chosen'))?.data).toEqual(chosen.data)
   })
+
+  test('options left out of the input are stored as their defaults; each one set is stored as set', async () => {
+    // ADD's input carries a job's options only where they differ from ADD_DEFAULTS; the statement fills in the rest.
+    const plain = { delayMs: 0, priority: 0, lifo: false, maxAttempts: 1, guaranteed: true } as const
+    const variants = [
+      {},
+      { delayMs: 60_000 },
+      { priority: 5 },
+      { lifo: true },
+      { maxAttempts: 4 },
+      { guaranteed: false },
+    ]
+    for (const idGenerated of [true, false]) {
+      const ns = `defaults-${idGenerated}`
+      const jobs = variants.map((v) => newJob('q', { ...plain, ...v, id: randomUUID(), idGenerated }))
+      const added = await a.broker.addBulk(ns, jobs)
+      for (const [i, v] of variants.entries()) {
+        const stored = await a.storage.getJob(ns, jobs[i]!.id)
+        expect(stored).toEqual(added[i]!.job)
+        expect(stored).toMatchObject({
+          priority: v.priority ?? 0,
+          lifo: v.lifo ?? false,
+          maxAttempts: v.maxAttempts ?? 1,
+          guaranteed: v.guaranteed ?? true,
+          status: v.delayMs ? 'delayed' : 'waiting',
+        })
+      }
+    }
+  })
 })

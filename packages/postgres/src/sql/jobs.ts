@@ -12,7 +12,7 @@
  * writes the pending entry first, and sets `tl_active = false`.
  */
 
-import { ADDED_COLUMNS, HELD_DETAIL, push } from '../row.js'
+import { ADD_DEFAULTS, ADDED_COLUMNS, HELD_DETAIL, push } from '../row.js'
 
 /**
  * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
@@ -40,9 +40,9 @@ function addedTimeline(disabled: string): string {
 }
 
 /**
- * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs, priority, lifo,
- * maxAttempts, guaranteed, behavior}, read as typed records (`jsonb_to_recordset`, one pass, no `->>` per
- * field), $3 a JSON array of the queues they go to, each once. Returns the inserted rows only, as
+ * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs?, priority?, lifo?,
+ * maxAttempts?, guaranteed?, behavior?} (a field left out is its ADD_DEFAULTS value), read as typed records
+ * (`jsonb_to_recordset`, one pass, no `->>` per field), $3 a JSON array of the queues they go to, each once. Returns the inserted rows only, as
  * ADDED_COLUMNS and the statement's time (see row.ts); the caller builds their records from what it sent
  * (`toAddedJob`) and looks up the rest (duplicates, skipped/rejected) afterwards, in a new snapshot that sees
  * the conflicting rows.
@@ -81,7 +81,14 @@ ins as (
     now() + greatest(x.delay_ms, 0) * interval '1 millisecond',
     ${addedTimeline('x.disabled')}
   from (
-    select x.*, nextval('{{schema}}.job_seq') as seq,
+    select x.id, x.queue, x.data, x.n,
+      coalesce(x.delay_ms, ${ADD_DEFAULTS.delayMs}) as delay_ms,
+      coalesce(x.priority, ${ADD_DEFAULTS.priority}) as priority,
+      coalesce(x.lifo, ${ADD_DEFAULTS.lifo}) as lifo,
+      coalesce(x.max_attempts, ${ADD_DEFAULTS.maxAttempts}) as max_attempts,
+      coalesce(x.guaranteed, ${ADD_DEFAULTS.guaranteed}) as guaranteed,
+      coalesce(x.behavior, '${ADD_DEFAULTS.behavior}') as behavior,
+      nextval('{{schema}}.job_seq') as seq,
       exists (select 1 from held h where h.queue = x.queue) as disabled
     from rows from (jsonb_to_recordset($2::text::jsonb) as (id text, queue text, data jsonb, "delayMs" float8,
         priority int, lifo boolean, "maxAttempts" int, guaranteed boolean, behavior text))
