@@ -101,19 +101,7 @@ try {
   await explain('add (one job)', J.ADD_ONE, ['explain', 'new-1', 'bulk', '{}', 0, 0, false, 1, true, 'hold'])
   await explain('add (bulk of one)', J.ADD, [
     'explain',
-    JSON.stringify([
-      {
-        id: 'new-1',
-        queue: 'bulk',
-        data: {},
-        delayMs: 0,
-        priority: 0,
-        lifo: false,
-        maxAttempts: 1,
-        guaranteed: true,
-        behavior: 'hold',
-      },
-    ]),
+    JSON.stringify([{ id: 'new-1', queue: 'bulk', data: {} }]), // default options are left out, as the adapter does
     JSON.stringify(['bulk']),
   ])
   await explain('add follow-up lookup (duplicates)', S.LOOKUP, ['explain', JSON.stringify(['j1', 'j2'])])
