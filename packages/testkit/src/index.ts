@@ -8,7 +8,7 @@ import { completeAndClaimChecks } from './suite/complete-and-claim.js'
 import { crashChecks } from './suite/crash.js'
 import { delayedChecks } from './suite/delayed.js'
 import { engineChecks } from './suite/engine.js'
-import { fencingChecks } from './suite/fencing.js'
+import { fencingChecks, sameBurstCheck } from './suite/fencing.js'
 import { leaseChecks } from './suite/lease.js'
 import { lockChecks } from './suite/locks.js'
 import { namespaceChecks } from './suite/namespace.js'
@@ -26,7 +26,7 @@ import type { AdapterContractOptions, ContractCheck } from './types.js'
 export const contractChecks: Readonly<Record<string, readonly ContractCheck[]>> = {
   claim: claimChecks,
   lease: leaseChecks,
-  fencing: fencingChecks,
+  fencing: [...fencingChecks, sameBurstCheck],
   'complete-and-claim': completeAndClaimChecks,
   'remove-on-complete': removeOnCompleteChecks,
   stall: stallChecks,

@@ -115,3 +115,25 @@ export const fencingChecks: ContractCheck[] = writes.map((w) => ({
     w.verify(await getJob(t, live.id))
   },
 }))
+
+/**
+ * A batching backend may send the completions of one tick together: a stale run's completion sent in the
+ * same tick as the re-run's, ahead of it, must neither hide the valid one nor be taken for it.
+ */
+export const sameBurstCheck: ContractCheck = {
+  id: 'fencing.same-burst',
+  title:
+    'complete() with the stale token and with the live one in the same tick (stale first): only the live one is accepted, and its result is stored',
+  async run(t) {
+    const { stale, live } = await reclaimed(t)
+    const answers = await Promise.all([
+      t.adapters.broker.complete(t.ns, live.id, stale.token!, { by: 'stale' }),
+      t.adapters.broker.complete(t.ns, live.id, live.token!, { by: 'live' }),
+      t.adapters.broker.complete(t.ns, live.id, `${live.token}-forged`, { by: 'forged' }),
+    ])
+    assert.deepEqual(answers, [false, true, false], 'only the completion with the live token is accepted')
+    const after = await getJob(t, live.id)
+    assert.equal(after.status, 'completed')
+    assert.deepEqual(after.result, { by: 'live' }, "the live run's result is stored")
+  },
+}
