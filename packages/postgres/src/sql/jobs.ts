@@ -42,10 +42,10 @@ function addedTimeline(disabled: string): string {
 /**
  * Add one or more jobs. $1 ns, $2 a JSON array of {id, queue, data, delayMs?, priority?, lifo?,
  * maxAttempts?, guaranteed?, behavior?} (a field left out is its ADD_DEFAULTS value), read as typed records
- * (`jsonb_to_recordset`, one pass, no `->>` per field), $3 a JSON array of the queues they go to, each once. Returns the inserted rows only, as
- * ADDED_COLUMNS and the statement's time (see row.ts); the caller builds their records from what it sent
- * (`toAddedJob`) and looks up the rest (duplicates, skipped/rejected) afterwards, in a new snapshot that sees
- * the conflicting rows.
+ * (`jsonb_to_recordset`, one pass, no `->>` per field), $3 a JSON array of the queues they go to, each once.
+ * Returns the inserted rows only, as ADDED_COLUMNS and the statement's time (see row.ts); the caller builds
+ * their records from what it sent (`toAddedJob`) and looks up the rest (duplicates, skipped/rejected)
+ * afterwards, in a new snapshot that sees the conflicting rows.
  *
  * The input is read once, straight into the insert (no CTE holds it: a materialized copy of a 1,000-job
  * input cost ~10 % of the statement); each row draws its `seq` in the subquery that reads it (a volatile
