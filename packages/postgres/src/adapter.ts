@@ -154,7 +154,9 @@ async function byUniqueId<T extends { id: string }, R>(
     items.filter((_, i) => again[i]),
     run,
   )
-  return again.map((twice) => (twice ? rest : first).shift()!)
+  let i = 0
+  let k = 0
+  return again.map((twice) => (twice ? rest[k++]! : first[i++]!))
 }
 
 const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
