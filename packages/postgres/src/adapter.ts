@@ -159,6 +159,9 @@ async function byUniqueId<T extends { id: string }, R>(
   return again.map((twice) => (twice ? rest[k++]! : first[i++]!))
 }
 
+/** The options ADD fills in when a job's input leaves them out. */
+const DEFAULTED = Object.keys(ADD_DEFAULTS) as (keyof typeof ADD_DEFAULTS)[]
+
 const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
 const MAX_BIGINT = '9223372036854775807'
 
@@ -477,15 +480,10 @@ export function postgresAdapter(
       guaranteed: j.guaranteed ?? D.guaranteed,
       behavior: j.disabledBehavior ?? D.behavior,
     })
-    // A job of ADD's input: the fields that differ from ADD_DEFAULTS only.
+    // A job of ADD's input: id, queue, data, and the options that differ from ADD_DEFAULTS.
     const wire = (f: ReturnType<typeof fields>) => {
-      const w: Partial<ReturnType<typeof fields>> = { id: f.id, queue: f.queue, data: f.data }
-      if (f.delayMs !== D.delayMs) w.delayMs = f.delayMs
-      if (f.priority !== D.priority) w.priority = f.priority
-      if (f.lifo !== D.lifo) w.lifo = f.lifo
-      if (f.maxAttempts !== D.maxAttempts) w.maxAttempts = f.maxAttempts
-      if (f.guaranteed !== D.guaranteed) w.guaranteed = f.guaranteed
-      if (f.behavior !== D.behavior) w.behavior = f.behavior
+      const w: Record<string, unknown> = { id: f.id, queue: f.queue, data: f.data }
+      for (const k of DEFAULTED) if (f[k] !== D[k]) w[k] = f[k]
       return w
     }
     // What the statement stores, in the form the records carry: the data as JSON gives it back (a Date as its

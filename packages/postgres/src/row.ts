@@ -206,8 +206,8 @@ export function toJob(r: Row): JobRecord {
 /**
  * The one place a JobRecord is put together from a row (toJob, toClaimedJobs, toAddedJob): the fields every
  * row layout reads alike — data, result, error, attempts, maxAttempts, stalledCount, progress, progressLabel,
- * priority, lifo, guaranteed, eleven columns in that order from `at` — and the others as given. Always the same property
- * order, so every record has one shape.
+ * priority, lifo, guaranteed, eleven columns in that order from `at` — and the others as given. Always the
+ * same property order, so every record has one shape.
  */
 function record(
   r: Row,
