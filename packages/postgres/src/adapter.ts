@@ -304,7 +304,7 @@ export function postgresAdapter(
     let deadline: NodeJS.Timeout | undefined
     const late = async () => {
       // The server is still running it, or it waits for a connection of a busy pool: wait on.
-      const waitOn = await probe!.working(backend() ?? null)
+      const waitOn = await probe!.workingOnAny(backend() ?? null, sockets!.targets())
       if (answered) return
       if (waitOn) deadline = setTimeout(late, replyTimeoutMs)
       else

@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { NO_TYPE_FETCH } from './options.js'
-import { OwnSockets } from './sockets.js'
+import { OwnSockets, type SocketTarget } from './sockets.js'
 
 /**
  * The backends given, and whether each is still at its statement: running it (or waiting for a lock), or
@@ -24,11 +24,16 @@ const NOT_SENT = -1
  * statement beside it; a backend that finished long ago, or a server that does not answer the question in
  * time, means the answer was lost on the way.
  *
- * The questions of one turn share one connection, made for them and closed after (a probe is rare: only a
- * statement late by `replyTimeoutMs` asks).
+ * The question goes to the server the statement's pool is connected to (`target`; with several hosts in the
+ * URL, not necessarily the first, which may be the one that stopped answering), or, without a target, to the
+ * URL as postgres.js connects to it. The questions of one turn to one server share one connection, made for
+ * them and closed after (a probe is rare: only a statement late by `replyTimeoutMs` asks).
  */
 export class BackendProbe {
-  private asked = new Map<number, ((working: boolean) => void)[]>()
+  private asked = new Map<
+    string,
+    { target: SocketTarget | null; pids: Map<number, ((working: boolean) => void)[]> }
+  >()
   private scheduled = false
   private readonly clients = new Set<OwnSockets>()
   private closed = false
@@ -45,16 +50,40 @@ export class BackendProbe {
    * With `pid` null (a statement not sent yet: it waits for a connection of its pool), true if the server
    * answers at all: a busy pool, not a dead path.
    */
-  working(pid: number | null): Promise<boolean> {
+  working(pid: number | null, target: SocketTarget | null = null): Promise<boolean> {
     return new Promise((resolve) => {
       if (this.closed) return resolve(false)
+      const server = target === null ? '' : 'path' in target ? target.path : `${target.host}:${target.port}`
+      let group = this.asked.get(server)
+      if (!group) {
+        group = { target, pids: new Map() }
+        this.asked.set(server, group)
+      }
       const key = pid ?? NOT_SENT
-      const waiting = this.asked.get(key)
+      const waiting = group.pids.get(key)
       if (waiting) waiting.push(resolve)
-      else this.asked.set(key, [resolve])
+      else group.pids.set(key, [resolve])
       if (!this.scheduled) {
         this.scheduled = true
         setImmediate(() => void this.ask())
+      }
+    })
+  }
+
+  /**
+   * `working(pid)` asked of each of `targets` (the servers a pool is connected to; none: the URL's): true as soon
+   * as one says so, false once all have said not. Pids of different servers may coincide; that errs toward
+   * waiting on.
+   */
+  workingOnAny(pid: number | null, targets: SocketTarget[]): Promise<boolean> {
+    if (targets.length === 0) return this.working(pid)
+    return new Promise((resolve) => {
+      let left = targets.length
+      for (const target of targets) {
+        void this.working(pid, target).then((working) => {
+          if (working) resolve(true)
+          else if (--left === 0) resolve(false)
+        })
       }
     })
   }
@@ -69,12 +98,24 @@ export class BackendProbe {
     const asked = this.asked
     this.asked = new Map()
     this.scheduled = false
+    await Promise.all([...asked.values()].map(({ target, pids }) => this.askServer(target, pids)))
+  }
+
+  private async askServer(
+    target: SocketTarget | null,
+    asked: Map<number, ((working: boolean) => void)[]>,
+  ): Promise<void> {
     const sockets = new OwnSockets()
     this.clients.add(sockets)
     const client = postgres(this.url, {
       max: 1,
       onnotice: () => {},
       fetch_types: NO_TYPE_FETCH,
+      ...(target === null
+        ? {}
+        : 'path' in target
+          ? { path: target.path }
+          : { host: target.host, port: target.port }),
       ...sockets.option,
     })
     const working = new Set<number>()

@@ -19,25 +19,44 @@ interface SocketOptions {
  * connect. `host`/`port` are set on the socket as postgres.js sets them (its TLS upgrade reads `host` for
  * SNI, its errors both).
  */
+/** Where a socket connects: a Unix socket path, or a host and port. */
+export type SocketTarget = { path: string } | { host: string; port: number }
+
 export class OwnSockets {
-  private readonly open = new Set<Socket>()
+  private readonly open = new Map<Socket, SocketTarget>()
   private next = 0
 
   readonly factory = (options: SocketOptions): Socket => {
     const socket = new Socket() as Socket & { host?: string; port?: number }
+    let target: SocketTarget
     if (options.path) {
+      target = { path: options.path }
       socket.connect(options.path)
     } else {
       const i = this.next++ % options.host.length
       const host = options.host[i]!
       const port = options.port[i] ?? options.port[0]!
+      target = { host, port }
       socket.host = host
       socket.port = port
       socket.connect(port, host)
     }
-    this.open.add(socket)
+    this.open.set(socket, target)
     socket.once('close', () => this.open.delete(socket))
     return socket
+  }
+
+  /**
+   * The servers this client's connected sockets lead to, each once: where a statement sent on one of them
+   * is (with several hosts in the URL, not necessarily the first). Sockets still connecting are left out.
+   */
+  targets(): SocketTarget[] {
+    const seen = new Map<string, SocketTarget>()
+    for (const [socket, target] of this.open) {
+      if (socket.connecting || socket.destroyed) continue
+      seen.set('path' in target ? target.path : `${target.host}:${target.port}`, target)
+    }
+    return [...seen.values()]
   }
 
   /** Spread into postgres.js's options (`socket` is documented but missing from its typings). */
@@ -51,7 +70,7 @@ export class OwnSockets {
    * seen every one of them close, so a statement sent after that never lands on a closed socket.
    */
   destroyAll(): Promise<void> {
-    const closing = [...this.open].map((socket) => {
+    const closing = [...this.open.keys()].map((socket) => {
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
       socket.destroy()
       return closed

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { type JobStatus, OqronConfigError } from '@oqronkit/core'
 import type { LossyProxy, ReplyLoss } from '@oqronkit/testkit/proxy'
 import postgres from 'postgres'
@@ -345,3 +346,47 @@ describe.runIf(runSuite)(
     })
   },
 )
+
+describe.runIf(runSuite)('a statement late by replyTimeoutMs on a URL of several hosts', () => {
+  test('the question goes to the host the pool is connected to, not to a first host that stopped answering', async () => {
+    // The URL's first host is a loopback port nobody listens on while the adapter connects, so its pools
+    // connect to the second. Then something starts listening there that accepts connections and never
+    // answers (a host gone silent). A claim slower than replyTimeoutMs must be asked about where it runs.
+    const grab = createServer().listen(0, '127.0.0.1')
+    await new Promise((resolve) => grab.once('listening', resolve))
+    const first = (grab.address() as { port: number }).port
+    await new Promise((resolve) => grab.close(resolve))
+    const url = new URL(DATABASE_URL)
+    const hosts = `127.0.0.1:${first},${url.hostname}:${url.port || 5432}`
+    const multi = `postgres://${url.username}${url.password ? `:${url.password}` : ''}@${hosts}${url.pathname}`
+    const schema = randomSchema()
+    const a = postgresAdapter({ url: multi }, { schema, replyTimeoutMs: 500, prepare: false })
+    const admin = adminSql()
+    const held = new Set<import('node:net').Socket>()
+    const silent = createServer((socket) => {
+      held.add(socket)
+      socket.on('error', () => {})
+    })
+    try {
+      await a.open()
+      const jobs = [newJob('q'), newJob('q'), newJob('q')]
+      await a.broker.addBulk('multi', jobs)
+      await a.broker.claim('multi', 'none', { workerId: 'w', leaseMs: 60_000, limit: 1 }) // the claim pool connects
+      await slowNextClaim(a, 1.5)
+      silent.listen(first, '127.0.0.1')
+      await new Promise((resolve) => silent.once('listening', resolve))
+      const t0 = performance.now()
+      const claimed = await a.broker.claim('multi', 'q', { workerId: 'w', leaseMs: 60_000, limit: 3 })
+      // Before: the question went to the URL's first host, got no answer within replyTimeoutMs, and the claim's
+      // pool was closed at ~1 s, failing the claim.
+      expect(performance.now() - t0).toBeGreaterThan(1_400)
+      expect(claimed.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
+    } finally {
+      for (const socket of held) socket.destroy()
+      silent.close()
+      await a.close()
+      await admin.unsafe(`drop schema if exists "${schema}" cascade`)
+      await admin.end({ timeout: 1 })
+    }
+  })
+})
