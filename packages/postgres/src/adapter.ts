@@ -159,6 +159,28 @@ async function byUniqueId<T extends { id: string }, R>(
   return again.map((twice) => (twice ? rest[k++]! : first[i++]!))
 }
 
+/**
+ * ADD_FRESH's reply — one row per queue, status, due time (ms) and delay (whole µs), then its count and the
+ * statement's time — as ADD's: a row (id, queue, status, due time, time) per job it inserted, in `sent`'s
+ * order. A job's row is the one of its queue and delay (of a disabled queue, for a job to be held only). The
+ * server rounds a delay to the microsecond half to even, this `Math.round` half up, so a delay of an odd half
+ * microsecond finds no row here: the caller looks such a job up by id (it was inserted all the same).
+ */
+function perJobRows(
+  groups: Row[],
+  sent: { id: string; queue: string; delayMs: number; behavior: string }[],
+): Row[] {
+  const byKey = new Map<string, Row>()
+  for (const g of groups) byKey.set(`${g[3]}\u0000${g[0]}`, g)
+  const out: Row[] = []
+  for (const f of sent) {
+    const g = byKey.get(`${Math.round(f.delayMs * 1000)}\u0000${f.queue}`)
+    // A disabled queue (its jobs stored `paused`) took only the jobs to be held.
+    if (g && (g[1] !== 'paused' || f.behavior === 'hold')) out.push([f.id, g[0], g[1], g[2], g[5]])
+  }
+  return out
+}
+
 /** The options ADD fills in when a job's input leaves them out. */
 const DEFAULTED = Object.keys(ADD_DEFAULTS) as (keyof typeof ADD_DEFAULTS)[]
 
@@ -490,6 +512,9 @@ export function postgresAdapter(
     // ISO string, undefined properties dropped), parsed from the very text that is sent.
     let sent: ReturnType<typeof fields>[]
     let got: Row[]
+    // Sent as ADD_FRESH, and answered by it: every job it did not list was either not inserted (a disabled
+    // queue's skip or reject) or inserted under a delay its reply rounded otherwise (see perJobRows).
+    let fresh = false
     if (jobs.length === 1) {
       const f = fields(jobs[0]!)
       const data = JSON.stringify(f.data)
@@ -511,13 +536,15 @@ export function postgresAdapter(
       // Ids the runtime made are new unless this very add is sent again: no duplicate check, and should one
       // exist after all, the statement fails whole (changing nothing) and ADD answers it. Not inside the
       // caller's transaction, which that error would abort.
-      const fresh = db === sql && jobs.every((j) => j.idGenerated === true)
+      fresh = db === sql && jobs.every((j) => j.idGenerated === true)
       try {
         got = await rows('add', fresh ? jq.ADD_FRESH : jq.ADD, params, db)
       } catch (error) {
         if (!fresh || !uniqueViolation(error)) throw error
+        fresh = false
         got = await rows('add', jq.ADD, params, db)
       }
+      if (fresh) got = perJobRows(got, sent)
     }
     const inserted = new Map<string, Row>()
     for (const r of got) inserted.set(r[0] as string, r)
@@ -535,7 +562,8 @@ export function postgresAdapter(
     if (missing.length === 0) return results
 
     // Not inserted: a duplicate (the conflicting row is committed by now, so this new snapshot sees
-    // it), or skipped/rejected by a disabled queue.
+    // it), or skipped/rejected by a disabled queue. After ADD_FRESH a row found is this add's own: that
+    // statement fails whole on an id that exists.
     const ids = JSON.stringify([...new Set(missing.map((i) => jobs[i]!.id))])
     const existing = new Map<string, JobRecord>()
     for (const r of await rows('add', sq.LOOKUP, [ns, ids], db)) existing.set(r[0] as string, toJob(r))
@@ -543,7 +571,8 @@ export function postgresAdapter(
     for (const i of missing) {
       const job = jobs[i]!
       const rec = existing.get(job.id)
-      if (rec) results[i] = { outcome: 'duplicate', job: rec }
+      if (rec && fresh) results[i] = { outcome: rec.status === 'paused' ? 'held' : 'created', job: rec }
+      else if (rec) results[i] = { outcome: 'duplicate', job: rec }
       else if (job.disabledBehavior === 'skip') results[i] = { outcome: 'skipped', job: null }
       else if (job.disabledBehavior === 'reject') results[i] = { outcome: 'rejected', job: null }
       else retry.push(i) // held job removed between the two statements: add it again

@@ -46,6 +46,59 @@ describe.runIf(runSuite)('bulk add of runtime-made ids', () => {
     expect((await a.storage.getJob('f3', 'chosen'))?.data).toEqual(chosen.data)
   })
 
+  test('several queues, delays and a disabled queue in one bulk: each record as stored, each outcome right', async () => {
+    // ADD_FRESH answers one row per queue, status, due time and delay, not a row per job. 0.0025 ms is an odd
+    // half microsecond: the server rounds it to 2 µs, the client's key to 3, so that job is looked up by id.
+    const ns = 'groups'
+    await a.broker.setDisabled(ns, 'off', true)
+    const spec = [
+      { queue: 'a' },
+      { queue: 'b', delayMs: 1_500 },
+      { queue: 'a', delayMs: 1.5 },
+      { queue: 'a', delayMs: 0.0025 },
+      { queue: 'b' },
+      { queue: 'a', delayMs: 123.4567 },
+      { queue: 'off', disabledBehavior: 'hold' as const },
+      { queue: 'off', disabledBehavior: 'skip' as const },
+      { queue: 'off', disabledBehavior: 'reject' as const, delayMs: 10 },
+      { queue: 'off', disabledBehavior: 'hold' as const, delayMs: 10 },
+      { queue: 'a', delayMs: 1.5 },
+    ]
+    const jobs = spec.map(({ queue, ...rest }) =>
+      newJob(queue, { ...rest, id: randomUUID(), idGenerated: true }),
+    )
+    const results = await a.broker.addBulk(ns, jobs)
+    expect(results.map((r) => r.outcome)).toEqual([
+      'created',
+      'created',
+      'created',
+      'created',
+      'created',
+      'created',
+      'held',
+      'skipped',
+      'rejected',
+      'held',
+      'created',
+    ])
+    for (const [i, r] of results.entries()) {
+      expect(await a.storage.getJob(ns, jobs[i]!.id)).toEqual(r.job)
+    }
+    expect(results.map((r) => r.job?.status)).toEqual([
+      'waiting',
+      'delayed',
+      'delayed',
+      'delayed',
+      'waiting',
+      'delayed',
+      'paused',
+      undefined,
+      undefined,
+      'paused',
+      'delayed',
+    ])
+  })
+
   test('options left out of the input are stored as their defaults; each one set is stored as set', async () => {
     // ADD's input carries a job's options only where they differ from ADD_DEFAULTS; the statement fills in the rest.
     const plain = { delayMs: 0, priority: 0, lifo: false, maxAttempts: 1, guaranteed: true } as const

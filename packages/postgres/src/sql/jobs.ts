@@ -96,7 +96,7 @@ ins as (
   ) x
   where not x.disabled or x.behavior = 'hold'
   order by x.n
-${fresh ? '' : '  on conflict (ns, id) do nothing\n'}  returning ${ADDED_COLUMNS}
+${fresh ? '' : '  on conflict (ns, id) do nothing\n'}  returning ${fresh ? FRESH_ADDED_COLUMNS : ADDED_COLUMNS}
 ),
 woken as (
   select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', ins.queue,
@@ -105,9 +105,24 @@ woken as (
   where ins.status <> 'paused'
   group by ins.queue
 )
-select ins.*, (select {{schema}}.ms(now())), (select count(*) from woken) from ins
+${
+  fresh
+    ? `select ins.queue, ins.status, ins.run_at, ins.delay_us, count(*)::int, (select {{schema}}.ms(now())),
+  (select count(*) from woken)
+from ins
+group by ins.queue, ins.status, ins.run_at, ins.delay_us`
+    : 'select ins.*, (select {{schema}}.ms(now())), (select count(*) from woken) from ins'
+}
 `
 }
+
+/**
+ * What ADD_FRESH's insert returns per row: the queue, the status, the due time in ms and the delay it was
+ * given in whole microseconds (`run_at - created_at`, both from the same `now()`). Not the id: the reply is one
+ * row per (queue, status, due time, delay), and the caller finds each job's by its queue and its delay.
+ */
+const FRESH_ADDED_COLUMNS = `j.queue, j.status, {{schema}}.ms(j.run_at) as run_at,
+    (extract(epoch from j.run_at - j.created_at) * 1000000)::float8 as delay_us`
 
 export const ADD = add(false)
 
@@ -117,6 +132,12 @@ export const ADD = add(false)
  * a confirmation record after each row) is ~15 % of the statement. A duplicate fails the whole statement
  * with a unique violation; the adapter then sends ADD, which answers it as usual. Never inside a caller's
  * transaction, where that error would abort the transaction.
+ *
+ * Every job is inserted unless its queue is disabled and it is not to be held, so the reply does not list
+ * the rows: one row per queue, status, due time and delay (FRESH_ADDED_COLUMNS, usually a single row for a
+ * whole bulk), its count, the statement's time and the wake-ups' count. A job whose queue and delay match no
+ * row was not inserted. Building, sending and decoding a row per job was ~10 % of a 1,000-job add's server
+ * time, and more of the client's.
  */
 export const ADD_FRESH = add(true)
 
