@@ -160,11 +160,11 @@ async function byUniqueId<T extends { id: string }, R>(
 }
 
 /**
- * ADD_FRESH's reply — one row per queue, status, due time (ms) and delay (whole µs), then its count and the
- * statement's time — as ADD's: a row (id, queue, status, due time, time) per job it inserted, in `sent`'s
- * order. A job's row is the one of its queue and delay (of a disabled queue, for a job to be held only). The
- * server rounds a delay to the microsecond half to even, this `Math.round` half up, so a delay of an odd half
- * microsecond finds no row here: the caller looks such a job up by id (it was inserted all the same).
+ * ADD_FRESH's reply — one row per queue, status, due time (ms) and delay (whole µs), then the statement's
+ * time — as ADD's: a row (id, queue, status, due time, time) per job it inserted, in `sent`'s order. A job's
+ * row is the one of its queue and delay (of a disabled queue, for a job to be held only). The server rounds
+ * a delay to the microsecond half to even, this `Math.round` half up, so a delay of an odd half microsecond
+ * finds no row here: the caller looks such a job up by id (it was inserted all the same).
  */
 function perJobRows(
   groups: Row[],
@@ -176,7 +176,7 @@ function perJobRows(
   for (const f of sent) {
     const g = byKey.get(`${Math.round(f.delayMs * 1000)}\u0000${f.queue}`)
     // A disabled queue (its jobs stored `paused`) took only the jobs to be held.
-    if (g && (g[1] !== 'paused' || f.behavior === 'hold')) out.push([f.id, g[0], g[1], g[2], g[5]])
+    if (g && (g[1] !== 'paused' || f.behavior === 'hold')) out.push([f.id, g[0], g[1], g[2], g[4]])
   }
   return out
 }

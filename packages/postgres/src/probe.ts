@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { NO_TYPE_FETCH } from './options.js'
-import { OwnSockets, type SocketTarget } from './sockets.js'
+import { OwnSockets, type SocketTarget, targetKey } from './sockets.js'
 
 /**
  * The backends given, and whether each is still at its statement: running it (or waiting for a lock), or
@@ -53,7 +53,7 @@ export class BackendProbe {
   working(pid: number | null, target: SocketTarget | null = null): Promise<boolean> {
     return new Promise((resolve) => {
       if (this.closed) return resolve(false)
-      const server = target === null ? '' : 'path' in target ? target.path : `${target.host}:${target.port}`
+      const server = target === null ? '' : targetKey(target)
       let group = this.asked.get(server)
       if (!group) {
         group = { target, pids: new Map() }
@@ -71,9 +71,9 @@ export class BackendProbe {
   }
 
   /**
-   * `working(pid)` asked of each of `targets` (the servers a pool is connected to; none: the URL's): true as soon
-   * as one says so, false once all have said not. Pids of different servers may coincide; that errs toward
-   * waiting on.
+   * `working(pid)` asked of each of `targets` (the servers a pool is connected to; none: the URL's): true as
+   * soon as one says so, false once all have said not. Pids of different servers may coincide; that errs
+   * toward waiting on.
    */
   workingOnAny(pid: number | null, targets: SocketTarget[]): Promise<boolean> {
     if (targets.length === 0) return this.working(pid)

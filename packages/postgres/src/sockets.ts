@@ -7,6 +7,14 @@ interface SocketOptions {
   path?: string | false
 }
 
+/** Where a socket connects: a Unix socket path, or a host and port. */
+export type SocketTarget = { path: string } | { host: string; port: number }
+
+/** A SocketTarget as a string, one per server. */
+export function targetKey(target: SocketTarget): string {
+  return 'path' in target ? target.path : `${target.host}:${target.port}`
+}
+
 /**
  * The sockets of one postgres.js client, made by the adapter (postgres.js's documented `socket` option) so
  * that the adapter can close them: a connection whose server or network went away without a reset (a
@@ -19,9 +27,6 @@ interface SocketOptions {
  * connect. `host`/`port` are set on the socket as postgres.js sets them (its TLS upgrade reads `host` for
  * SNI, its errors both).
  */
-/** Where a socket connects: a Unix socket path, or a host and port. */
-export type SocketTarget = { path: string } | { host: string; port: number }
-
 export class OwnSockets {
   private readonly open = new Map<Socket, SocketTarget>()
   private next = 0
@@ -54,7 +59,7 @@ export class OwnSockets {
     const seen = new Map<string, SocketTarget>()
     for (const [socket, target] of this.open) {
       if (socket.connecting || socket.destroyed) continue
-      seen.set('path' in target ? target.path : `${target.host}:${target.port}`, target)
+      seen.set(targetKey(target), target)
     }
     return [...seen.values()]
   }
