@@ -162,9 +162,9 @@ export function toAddedJob(r: Row, f: AddedFields): JobRecord {
   const timeline: TimelineEntry[] = [{ at, event: 'added' }]
   if (status === 'paused') timeline.push({ at, event: 'held', detail: HELD_DETAIL })
   // A new job's data … guaranteed, as `record()` reads them from a row: what was sent, counters at zero.
-  const fresh = [f.data, null, null, 0, f.maxAttempts, 0, 0, null, f.priority, f.lifo, f.guaranteed]
+  const sentFields = [f.data, null, null, 0, f.maxAttempts, 0, 0, null, f.priority, f.lifo, f.guaranteed]
   return record(
-    fresh,
+    sentFields,
     0,
     r[0] as string, // id
     r[1] as string, // queue
