@@ -170,6 +170,44 @@ describe('retries', () => {
     expect((await mgr.getJob('d-2'))!.attempts).toBe(2)
     expect(runs).toBe(3)
   })
+
+  for (const [what, make] of [
+    [
+      'a cyclic object',
+      () => {
+        const thrown: Record<string, unknown> = { reason: 'upstream said no' }
+        thrown.self = thrown
+        return thrown
+      },
+    ],
+    ['a BigInt', () => 10n],
+  ] as const) {
+    it(`a thrown value JSON cannot encode (${what}) still fails the job at once`, async () => {
+      // Before: describing the error threw inside every settle attempt, so the job stayed claimed (and its
+      // slot taken) until its lease ran out, then came back as a stall instead of a failed attempt.
+      let q!: ReturnType<typeof queue>
+      const { rt, mgr } = await started((rt) => {
+        q = queue({
+          name: 'odd-throw',
+          runtime: rt,
+          retries: { max: 0 },
+          handler: async () => {
+            throw make()
+          },
+        })
+      })
+      const errors: string[] = []
+      rt.on('error', (e) => errors.push(e.where))
+      await q.add({}, { jobId: 'odd' })
+      const job = await waitFor(async () => {
+        const j = await mgr.getJob('odd')
+        return j?.status === 'failed' ? j : null
+      }, 2_000)
+      expect(errors).toEqual([])
+      expect(job.error!.message).toEqual(expect.any(String))
+      expect(job.stalledCount).toBe(0)
+    })
+  }
 })
 
 describe('retention', () => {

@@ -10,9 +10,24 @@ const REMOVE: CompleteOptions = Object.freeze({ remove: true })
 
 export function toJobError(error: unknown): JobError {
   if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack }
-  return {
-    name: 'Error',
-    message: typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error)),
+  return { name: 'Error', message: typeof error === 'string' ? error : describe(error) }
+}
+
+/**
+ * A thrown non-Error as text. Never throws: a value JSON cannot encode (a cycle, a BigInt) or that has no
+ * string form (a null-prototype object) must still fail its job, not break every try of the settle.
+ */
+function describe(value: unknown): string {
+  try {
+    const json = JSON.stringify(value)
+    if (json !== undefined) return json
+  } catch {
+    // Not JSON: fall back to its string form.
+  }
+  try {
+    return String(value)
+  } catch {
+    return `[unprintable ${typeof value}]`
   }
 }
 
