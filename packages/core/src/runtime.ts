@@ -246,13 +246,23 @@ export class OqronRuntime {
     const engine = this.engine!
     const consumers = [...this.consumers.values()]
     await Promise.all(consumers.map((c) => c.stopClaiming()))
-    const runs = consumers.flatMap((c) => [...c.runs.values()])
+    const unfinished = () => consumers.flatMap((c) => [...c.runs.values()])
+    let runs = unfinished()
     if (runs.length > 0) {
       let timer: unknown = null
+      let expired = false
       const timedOut = new Promise<void>((resolve) => {
-        timer = engine.timers.setTimeout(resolve, this.shutdown.timeoutMs)
+        timer = engine.timers.setTimeout(() => {
+          expired = true
+          resolve()
+        }, this.shutdown.timeoutMs)
       })
-      await Promise.race([Promise.allSettled(runs.map((r) => r.done)), timedOut])
+      // A completion on its way when claiming stopped may still hand its slot a next job (completeAndClaim):
+      // that job started here too, so it drains like the rest. Claims stopped, so this ends.
+      while (runs.length > 0 && !expired) {
+        await Promise.race([Promise.allSettled(runs.map((r) => r.done)), timedOut])
+        runs = unfinished()
+      }
       engine.timers.clearTimeout(timer)
       await Promise.all(consumers.map((c) => c.releaseAll()))
     }

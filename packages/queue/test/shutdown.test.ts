@@ -1,0 +1,62 @@
+import { OqronManager } from '@oqronkit/core'
+import { memoryAdapter } from '@oqronkit/memory'
+import { describe, expect, it } from 'vitest'
+import { queue } from '../src/index.js'
+import { deferred, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js'
+
+const node = runtimesStoppedAfterEach()
+
+describe('stop() while a completion that claims the next job is on its way', () => {
+  it('drains the job that completion claimed, as it drains the others, instead of releasing it at once', async () => {
+    const adapters = memoryAdapter()
+    // The reply of the first complete-and-claim (applied: `a` completed, `b` claimed) arrives after stop() began.
+    const inFlight = deferred()
+    const reply = deferred()
+    const completeAndClaim = adapters.broker.completeAndClaim!.bind(adapters.broker)
+    let calls = 0
+    adapters.broker.completeAndClaim = async (...args: Parameters<typeof completeAndClaim>) => {
+      const outcome = await completeAndClaim(...args)
+      if (calls++ === 0) {
+        inFlight.resolve()
+        await reply.promise
+      }
+      return outcome
+    }
+    const rt = node()
+    const gate = deferred()
+    const started: string[] = []
+    const ended: { id: string; aborted: boolean }[] = []
+    const q = queue({
+      name: 'stop-successor',
+      runtime: rt,
+      concurrency: 1,
+      handler: async (ctx) => {
+        started.push(ctx.id)
+        if (ctx.id === 'a') await gate.promise
+        else await new Promise((r) => setTimeout(r, 100))
+        ended.push({ id: ctx.id, aborted: ctx.signal.aborted })
+        return ctx.id
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 5_000 } })
+    const mgr = OqronManager.from(rt.getConfig())
+    await q.add({}, { jobId: 'a' })
+    await waitFor(() => started.includes('a'))
+    await q.add({}, { jobId: 'b' })
+    gate.resolve()
+    await inFlight.promise
+    const stopping = rt.stop()
+    await new Promise((r) => setTimeout(r, 20))
+    reply.resolve()
+    await stopping
+    // `b` started in this runtime; stop() waits for it (well within the 5 s timeout) rather than aborting it
+    // and giving it back to run again elsewhere.
+    expect(started).toEqual(['a', 'b'])
+    expect(ended).toEqual([
+      { id: 'a', aborted: false },
+      { id: 'b', aborted: false },
+    ])
+    expect((await mgr.getJob('a'))?.status).toBe('completed')
+    expect((await mgr.getJob('b'))?.status).toBe('completed')
+  })
+})
