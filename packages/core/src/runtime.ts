@@ -264,8 +264,9 @@ export class OqronRuntime {
         runs = unfinished()
       }
       engine.timers.clearTimeout(timer)
-      await Promise.all(consumers.map((c) => c.releaseAll()))
     }
+    // Also closes each consumer: a job a completion still on its way claims from now on is given back.
+    await Promise.all(consumers.map((c) => c.releaseAll()))
     await Promise.all(consumers.map((c) => c.sweep()))
     for (const hook of this.stopHooks) {
       try {

@@ -60,3 +60,51 @@ describe('stop() while a completion that claims the next job is on its way', () 
     expect((await mgr.getJob('b'))?.status).toBe('completed')
   })
 })
+
+describe('stop() past its timeout while a completion that claims the next job is on its way', () => {
+  it('gives that job back instead of starting it after stop() returned', async () => {
+    const adapters = memoryAdapter()
+    const inFlight = deferred()
+    const reply = deferred()
+    const completeAndClaim = adapters.broker.completeAndClaim!.bind(adapters.broker)
+    let calls = 0
+    adapters.broker.completeAndClaim = async (...args: Parameters<typeof completeAndClaim>) => {
+      const outcome = await completeAndClaim(...args)
+      if (calls++ === 0) {
+        inFlight.resolve()
+        await reply.promise
+      }
+      return outcome
+    }
+    const rt = node()
+    const gate = deferred()
+    const started: string[] = []
+    const q = queue({
+      name: 'stop-late-successor',
+      runtime: rt,
+      concurrency: 1,
+      handler: async (ctx) => {
+        started.push(ctx.id)
+        if (ctx.id === 'a') await gate.promise
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 50 } })
+    const mgr = OqronManager.from(rt.getConfig())
+    await q.add({}, { jobId: 'a' })
+    await waitFor(() => started.includes('a'))
+    await q.add({}, { jobId: 'b' })
+    gate.resolve()
+    await inFlight.promise
+    // The completion's reply is late past the shutdown timeout: stop() releases `a` (its completion was applied,
+    // so that release is refused) and returns.
+    await rt.stop()
+    reply.resolve()
+    await new Promise((r) => setTimeout(r, 50))
+    // `b` was claimed for this runtime by that completion: it must not start in a stopped runtime, and must be
+    // given back for another node at once rather than stay active until its lease runs out.
+    expect(started).toEqual(['a'])
+    const b = await mgr.getJob('b')
+    expect(b?.status).toBe('waiting')
+    expect(b?.attempts).toBe(0)
+  })
+})

@@ -24,6 +24,8 @@ export class QueueConsumer {
   private loopDone: Promise<void> = Promise.resolve()
   readonly stallDetector: StallDetector
   private retentionTimer: unknown = null
+  /** Set by the final `releaseAll()` of shutdown: nothing may start in this consumer any more. */
+  private closed = false
   private settledSinceSweep = 0
   private sweepTicks = 0
 
@@ -67,21 +69,29 @@ export class QueueConsumer {
     await this.releaseAll(unstarted)
   }
 
-  /** Give back every unfinished job at once so another node can take it (invariant 7). */
-  async releaseAll(runs: JobRun[] = [...this.runs.values()]): Promise<void> {
-    const { adapters, ns } = this.engine
+  /**
+   * Give back every unfinished job at once so another node can take it (invariant 7). Without `runs` (the end
+   * of shutdown) the consumer is closed too: a job a completion still on its way claims is given back as well.
+   */
+  async releaseAll(runs?: JobRun[]): Promise<void> {
+    if (runs === undefined) this.closed = true
     await Promise.all(
-      runs.map(async (run) => {
+      (runs ?? [...this.runs.values()]).map(async (run) => {
         run.released = true
         run.abort(new ShutdownError())
-        try {
-          await adapters.broker.release(ns, run.job.id, run.token)
-        } catch (error) {
-          // Unreachable backend: the lease expires and the stall detector recovers the job instead.
-          this.engine.events.emit('error', { error, where: `releasing job ${run.job.id}` })
-        }
+        await this.release(run.job)
       }),
     )
+  }
+
+  private async release(job: JobRecord): Promise<void> {
+    const { adapters, ns } = this.engine
+    try {
+      await adapters.broker.release(ns, job.id, job.token!)
+    } catch (error) {
+      // Unreachable backend: the lease expires and the stall detector recovers the job instead.
+      this.engine.events.emit('error', { error, where: `releasing job ${job.id}` })
+    }
   }
 
   private async loop(): Promise<void> {
@@ -142,8 +152,11 @@ export class QueueConsumer {
     limit: () => (this.stopLoop.signal.aborted || this.definition.options.prefetch > 0 ? 0 : 1),
     start: (jobs: JobRecord[]) => {
       // The finishing run's slot: start now. Claimed during stop(): they are ours now, so they run (and
-      // drain or get released like the rest).
-      for (const job of jobs) this.startRun(job, false)
+      // drain or get released like the rest). Claimed after shutdown released everything: give them back.
+      for (const job of jobs) {
+        if (this.closed) void this.release(job)
+        else this.startRun(job, false)
+      }
     },
   }
 
