@@ -24,6 +24,7 @@ import {
   type StorageAdapter,
   TIMELINE_LIMIT,
   type TimelineEntry,
+  UnserializableDataError,
 } from '@oqronkit/core'
 import postgres from 'postgres'
 import { assertSchemaVersion, checkSchemaName, quoteIdent, requireUrl, runMigrations } from './migrate.js'
@@ -131,6 +132,64 @@ function completionInput<T extends { id: string }>(items: T[], rest: (item: T) =
     input[item.id] = [i + 1, ...rest(item)]
   })
   return JSON.stringify(input)
+}
+
+/** A NUL character or a lone UTF-16 surrogate: fine in a JavaScript string and in JSON text, refused by `jsonb`. */
+const NOT_IN_JSONB = /[\0\p{Cs}]/u
+
+/** The path of the first string (or key) in `value` that `jsonb` cannot store, or null. `value` has no cycles. */
+function notInJsonb(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return NOT_IN_JSONB.test(value) ? path : null
+  if (value === null || typeof value !== 'object' || value instanceof Date) return null
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = notInJsonb(value[i], `${path}[${i}]`)
+      if (found !== null) return found
+    }
+    return null
+  }
+  for (const [key, v] of Object.entries(value)) {
+    if (NOT_IN_JSONB.test(key)) return `${path}.${key}`
+    const found = notInJsonb(v, `${path}.${key}`)
+    if (found !== null) return found
+  }
+  return null
+}
+
+/** PostgreSQL refused a JSON input: `\u0000` (SQLSTATE 22P05) or a lone surrogate escape (22P02). */
+const jsonbRefused = (error: unknown) => {
+  const code = (error as { cause?: { code?: unknown } }).cause?.code
+  return code === '22P05' || code === '22P02'
+}
+
+/**
+ * `run` on completions, each answered on its own when some result cannot be stored. Core lets a result with
+ * a NUL character or a lone surrogate through (valid JSON), but `jsonb` refuses it, failing the whole
+ * statement: every other completion of the burst with it. Those items are answered with
+ * UnserializableDataError and the rest run again, without them. Costs nothing unless a statement failed so.
+ */
+async function storableOnly<T extends { result: unknown }, R>(
+  items: T[],
+  run: (items: T[]) => Promise<R[]>,
+): Promise<(R | Error)[]> {
+  try {
+    return await run(items)
+  } catch (error) {
+    if (!jsonbRefused(error)) throw error
+    const bad = items.map((it) => notInJsonb(it.result, 'result'))
+    if (bad.every((path) => path === null)) throw error
+    const rest = items.filter((_, i) => bad[i] === null)
+    const done = rest.length > 0 ? await run(rest) : []
+    let k = 0
+    return bad.map((path) =>
+      path === null
+        ? done[k++]!
+        : new UnserializableDataError(
+            path,
+            'holds a NUL character or a lone UTF-16 surrogate, which PostgreSQL cannot store in jsonb',
+          ),
+    )
+  }
 }
 
 /**
@@ -403,20 +462,22 @@ export function postgresAdapter(
   // jobs/s and ~15 % less Node CPU per job than 200 × 2, in eight interleaved pairs).
   const completer = new Batcher<
     { ns: string; remove: boolean; id: string; token: string; result: unknown },
-    boolean
+    boolean | Error
   >(
     (_key, all) =>
-      byUniqueId(all, async (items) => {
-        const { ns, remove } = items[0]!
-        // A removed job's result is stored nowhere: leave it out of the input.
-        const input = completionInput(items, (it) => (remove ? [it.token] : [it.token, it.result]))
-        // One row: null when every completion went through, else the 1-based positions of those that did.
-        const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
-        const [[through]] = (await rows('complete', text, [ns, input])) as [[number[] | null]]
-        if (through === null) return items.map(() => true)
-        const done = new Set(through)
-        return items.map((_, i) => done.has(i + 1))
-      }),
+      byUniqueId(all, (unique) =>
+        storableOnly(unique, async (items) => {
+          const { ns, remove } = items[0]!
+          // A removed job's result is stored nowhere: leave it out of the input.
+          const input = completionInput(items, (it) => (remove ? [it.token] : [it.token, it.result]))
+          // One row: null when every completion went through, else the 1-based positions of those that did.
+          const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
+          const [[through]] = (await rows('complete', text, [ns, input])) as [[number[] | null]]
+          if (through === null) return items.map(() => true)
+          const done = new Set(through)
+          return items.map((_, i) => done.has(i + 1))
+        }),
+      ),
     1_000,
     1,
   )
@@ -436,45 +497,47 @@ export function postgresAdapter(
       want: number
       next: ClaimRequest
     },
-    { completed: boolean; jobs: JobRecord[] }
+    { completed: boolean; jobs: JobRecord[] } | Error
   >(
     (_key, all) =>
-      byUniqueId(all, async (items) => {
-        const { ns, queue, remove, next } = items[0]!
-        const input = completionInput(items, (it) => [it.token, remove ? null : it.result, it.want])
-        const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
-        const prefix = tokenPrefix()
-        let got: Row[]
-        try {
-          got = await rows('completeAndClaim', text, [
-            ns,
-            input,
-            next.workerId,
-            next.leaseMs,
-            next.guaranteed ?? null,
-            prefix,
-          ])
-        } catch (error) {
-          // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
-          if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
-          throw error
-        }
-        const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
-        const done = new Set((first?.[CLAIMED_WIDTH + 1] ?? []) as number[])
-        const context = {
-          queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
-          workerId: next.workerId,
-          tokenPrefix: prefix,
-        }
-        const jobs = toClaimedJobs(
-          got.filter((r) => r[0] !== null),
-          context,
-        )
-        return items.map((it, i) => {
-          const completed = done.has(i + 1)
-          return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
-        })
-      }),
+      byUniqueId(all, (unique) =>
+        storableOnly(unique, async (items) => {
+          const { ns, queue, remove, next } = items[0]!
+          const input = completionInput(items, (it) => [it.token, remove ? null : it.result, it.want])
+          const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
+          const prefix = tokenPrefix()
+          let got: Row[]
+          try {
+            got = await rows('completeAndClaim', text, [
+              ns,
+              input,
+              next.workerId,
+              next.leaseMs,
+              next.guaranteed ?? null,
+              prefix,
+            ])
+          } catch (error) {
+            // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
+            if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
+            throw error
+          }
+          const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
+          const done = new Set((first?.[CLAIMED_WIDTH + 1] ?? []) as number[])
+          const context = {
+            queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
+            workerId: next.workerId,
+            tokenPrefix: prefix,
+          }
+          const jobs = toClaimedJobs(
+            got.filter((r) => r[0] !== null),
+            context,
+          )
+          return items.map((it, i) => {
+            const completed = done.has(i + 1)
+            return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
+          })
+        }),
+      ),
     200,
     2,
   )
@@ -642,13 +705,14 @@ export function postgresAdapter(
     complete(ns, id, token, result, options?: CompleteOptions) {
       const remove = options?.remove === true
       // One statement per namespace and flag.
+      // Never resolves with an Error: the Batcher rejects that caller with it (see storableOnly).
       return completer.push(`${remove ? 'r' : 'k'}\u0000${ns}`, {
         ns,
         remove,
         id,
         token,
-        result: result ?? null,
-      })
+        result: remove ? null : (result ?? null),
+      }) as Promise<boolean>
     },
 
     completeAndClaim(ns, id, token, result, next: NextClaim, options?: CompleteOptions) {
@@ -672,10 +736,10 @@ export function postgresAdapter(
         remove,
         id,
         token,
-        result: result ?? null,
+        result: remove ? null : (result ?? null),
         want: Math.max(0, Math.floor(next.limit)),
         next,
-      })
+      }) as Promise<{ completed: boolean; jobs: JobRecord[] }>
     },
 
     async fail(ns, id, token, request: FailRequest) {
