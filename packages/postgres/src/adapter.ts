@@ -136,6 +136,7 @@ function completionInput<T extends { id: string }>(items: T[], rest: (item: T) =
 
 /** A NUL character or a lone UTF-16 surrogate: fine in a JavaScript string and in JSON text, refused by `jsonb`. */
 const NOT_IN_JSONB = /[\0\p{Cs}]/u
+const NOT_IN_JSONB_ALL = /[\0\p{Cs}]/gu
 
 /** The path of the first string (or key) in `value` that `jsonb` cannot store, or null. `value` has no cycles. */
 function notInJsonb(value: unknown, path: string): string | null {
@@ -743,10 +744,13 @@ export function postgresAdapter(
     },
 
     async fail(ns, id, token, request: FailRequest) {
+      // What jsonb cannot store (see NOT_IN_JSONB) becomes U+FFFD: an error is for people to read, and one
+      // PostgreSQL refused could never be recorded — the job would stall and re-run past its maxAttempts.
+      const text = (s: string) => s.replace(NOT_IN_JSONB_ALL, '\ufffd')
       const error = JSON.stringify({
-        name: request.error.name,
-        message: request.error.message,
-        ...(request.error.stack === undefined ? {} : { stack: request.error.stack }),
+        name: text(request.error.name),
+        message: text(request.error.message),
+        ...(request.error.stack === undefined ? {} : { stack: text(request.error.stack) }),
       })
       const delay = request.retryDelayMs === null ? null : Math.max(0, request.retryDelayMs)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0

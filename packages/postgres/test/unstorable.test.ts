@@ -55,4 +55,21 @@ describe.runIf(runSuite)('results jsonb cannot store', () => {
     expect((okBad as PromiseRejectedResult).reason).toBeInstanceOf(UnserializableDataError)
     expect((await a.storage.getJob(s, poisoned!.id))!.status).toBe('active')
   })
+
+  test.each([
+    ['for good', null],
+    ['with a retry', 0],
+  ])('fail %s stores an error whose message has a NUL character or a lone surrogate', async (_, delay) => {
+    const s = ns()
+    const [job] = await claimSome(s, 1)
+    const error = { name: 'Error\u0000', message: 'bad byte \u0000 and \ud800 here', stack: 'at \u0000' }
+    expect(await a.broker.fail(s, job!.id, job!.token!, { error, retryDelayMs: delay })).toBe(true)
+    const stored = await a.storage.getJob(s, job!.id)
+    expect(stored!.status).toBe(delay === null ? 'failed' : 'waiting')
+    expect(stored!.error).toEqual({
+      name: 'Error\ufffd',
+      message: 'bad byte \ufffd and \ufffd here',
+      stack: 'at \ufffd',
+    })
+  })
 })
