@@ -843,7 +843,8 @@ export function postgresAdapter(
         })
       }
       const cursor = query.cursor ?? MAX_BIGINT
-      if (!/^\d{1,19}$/.test(cursor)) {
+      // A seq is a bigint: 19 digits past its largest value would fail in the statement as a backend error.
+      if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > BigInt(MAX_BIGINT)) {
         throw new OqronConfigError('listJobs: cursor is not one this adapter returned.', { field: 'cursor' })
       }
       const statuses = query.status ? JSON.stringify([query.status]) : ALL_STATUSES

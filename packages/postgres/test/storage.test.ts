@@ -70,6 +70,19 @@ describe.runIf(runSuite)('storage and locks', () => {
     )
   })
 
+  test('listJobs rejects a cursor of 19 digits past the largest bigint as OqronConfigError', async () => {
+    const s = ns()
+    await a.broker.add(s, newJob('q'))
+    for (const query of [{}, { queue: 'q' }]) {
+      await expect(
+        a.storage.listJobs(s, { ...query, limit: 5, cursor: '9999999999999999999' }),
+      ).rejects.toBeInstanceOf(OqronConfigError)
+    }
+    // The largest bigint itself is a valid cursor: the first page.
+    const first = await a.storage.listJobs(s, { limit: 5, cursor: '9223372036854775807' })
+    expect(first.jobs).toHaveLength(1)
+  })
+
   test('countJobs counts every status of one queue', async () => {
     const s = ns()
     await finish(s, 'q', 2)
