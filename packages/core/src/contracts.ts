@@ -166,7 +166,9 @@ export interface BrokerAdapter {
   log(ns: string, id: string, token: string, entry: TimelineEntry): Promise<boolean>
   /**
    * Fenced. `completed`, store `result`, clear the lease, set `finishedAt` (or, with `options.remove`,
-   * delete the job in the same step).
+   * delete the job in the same step). Rejects with `UnserializableDataError`, changing nothing, when the
+   * backend cannot store `result` although it is JSON (PostgreSQL's `jsonb` refuses a NUL character); the
+   * engine then fails the run with that error, as when the result is not JSON at all.
    */
   complete(
     ns: string,

@@ -1,6 +1,8 @@
 import { UnserializableDataError } from '@oqronkit/core'
-import { describe, expect, test } from 'vitest'
-import { newJob, runSuite, sharedAdapter } from './helpers.js'
+import { OqronRuntime, queue } from 'oqronkit'
+import { postgresAdapter } from 'oqronkit/postgres'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { DATABASE_URL, dropSchema, newJob, randomSchema, runSuite, sharedAdapter } from './helpers.js'
 
 /**
  * Values JSON can carry but a `jsonb` column cannot store: a NUL character (`\u0000`) and a lone UTF-16
@@ -71,5 +73,70 @@ describe.runIf(runSuite)('results jsonb cannot store', () => {
       message: 'bad byte \ufffd and \ufffd here',
       stack: 'at \ufffd',
     })
+  })
+})
+
+describe.runIf(runSuite)('a handler whose result jsonb cannot store, through the engine', () => {
+  const schema = randomSchema('oqu')
+  const runtime = new OqronRuntime()
+  const failed: { id: string; name: string; final: boolean }[] = []
+  const completed: string[] = []
+  const [kept, removed] = [false, true].map((remove) =>
+    queue<{ bad: boolean }, string>({
+      name: `unstorable-${remove}`,
+      runtime,
+      concurrency: 4,
+      removeOnComplete: remove,
+      lockTtlMs: 30_000,
+      retries: { max: 0 },
+      handler: async (ctx) => (ctx.data.bad ? 'a\u0000b' : 'fine'),
+    }),
+  )
+  beforeAll(async () => {
+    runtime.on('failed', (e) => failed.push({ id: e.job.id, name: e.error.name, final: e.final }))
+    runtime.on('completed', (e) => completed.push(e.job.id))
+    await runtime.init({
+      adapters: postgresAdapter({ url: DATABASE_URL }, { schema }),
+      shutdown: { signals: false },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    })
+  })
+  afterAll(async () => {
+    await runtime.stop()
+    await dropSchema(schema)
+  })
+
+  async function run(q: typeof kept, settled: (bad: string) => boolean) {
+    const t0 = Date.now()
+    const [bad, good1, good2] = await q!.addBulk([
+      { data: { bad: true } },
+      { data: { bad: false } },
+      { data: { bad: false } },
+    ])
+    const done = () => settled(bad!.id) && [good1, good2].every((g) => completed.includes(g!.id))
+    for (let i = 0; i < 100 && !done(); i++) await new Promise((r) => setTimeout(r, 50))
+    expect(done()).toBe(true)
+    // Well inside the 30 s lease: the completion was not retried until the job stalled and ran again.
+    expect(Date.now() - t0).toBeLessThan(5_000)
+    return bad!.id
+  }
+
+  test('kept: the run fails at once with UnserializableDataError; the other jobs of the burst complete', async () => {
+    const bad = await run(kept, (id) => failed.some((f) => f.id === id))
+    expect(failed.filter((f) => f.id === bad)).toEqual([
+      { id: bad, name: 'UnserializableDataError', final: true },
+    ])
+    expect(await kept!.getJob(bad)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      result: null,
+      error: { name: 'UnserializableDataError' },
+    })
+  })
+
+  test('removed on completion: the result is stored nowhere, so the job completes', async () => {
+    const bad = await run(removed, (id) => completed.includes(id))
+    expect(failed.filter((f) => f.id === bad)).toEqual([])
+    expect(await removed!.getJob(bad)).toBeNull()
   })
 })

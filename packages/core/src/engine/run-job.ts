@@ -1,5 +1,5 @@
 import type { CompleteOptions } from '../contracts.js'
-import { JobCancelledError, LeaseLostError } from '../errors.js'
+import { JobCancelledError, LeaseLostError, UnserializableDataError } from '../errors.js'
 import type { JobError, JobRecord } from '../job.js'
 import { retryDelay } from '../options.js'
 import { assertSerializable } from '../serialize.js'
@@ -188,6 +188,15 @@ export class JobRun {
         else await this.fail(value, attempt > 0)
         return
       } catch (error) {
+        if (ok && error instanceof UnserializableDataError) {
+          // The backend cannot store this result (PostgreSQL's jsonb refuses a NUL character, say): the run
+          // fails with that error, as when core refuses the result, instead of retrying a completion that
+          // cannot succeed until the lease runs out and the job runs again. Nothing was written.
+          ok = false
+          value = error
+          attempt = -1
+          continue
+        }
         engine.events.emit('error', { error, where: `settling job ${job.id}` })
         const wait = Math.min(2_000, 100 * 2 ** attempt)
         if (Date.now() + wait >= deadline) return
