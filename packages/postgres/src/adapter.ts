@@ -157,6 +157,9 @@ function notInJsonb(value: unknown, path: string): string | null {
   return null
 }
 
+const NOT_IN_JSONB_REASON =
+  'holds a NUL character or a lone UTF-16 surrogate, which PostgreSQL cannot store in jsonb'
+
 /** PostgreSQL refused a JSON input: `\u0000` (SQLSTATE 22P05) or a lone surrogate escape (22P02). */
 const jsonbRefused = (error: unknown) => {
   const code = (error as { cause?: { code?: unknown } }).cause?.code
@@ -183,13 +186,26 @@ async function storableOnly<T extends { result: unknown }, R>(
     const done = rest.length > 0 ? await run(rest) : []
     let k = 0
     return bad.map((path) =>
-      path === null
-        ? done[k++]!
-        : new UnserializableDataError(
-            path,
-            'holds a NUL character or a lone UTF-16 surrogate, which PostgreSQL cannot store in jsonb',
-          ),
+      path === null ? done[k++]! : new UnserializableDataError(path, NOT_IN_JSONB_REASON),
     )
+  }
+}
+
+/**
+ * An add whose data `jsonb` refused (see NOT_IN_JSONB) as UnserializableDataError naming the first such value,
+ * the path core's own check uses (`data`, or `[i].data` in a bulk). Such an add stored nothing: its statement
+ * failed whole (inside a caller's transaction, that transaction is aborted, as by any failed statement).
+ */
+async function storableData<R>(jobs: NewJob[], bulk: boolean, run: () => Promise<R>): Promise<R> {
+  try {
+    return await run()
+  } catch (error) {
+    if (!jsonbRefused(error)) throw error
+    for (const [i, job] of jobs.entries()) {
+      const path = notInJsonb(job.data, bulk ? `[${i}].data` : 'data')
+      if (path !== null) throw new UnserializableDataError(path, NOT_IN_JSONB_REASON)
+    }
+    throw error
   }
 }
 
@@ -657,12 +673,12 @@ export function postgresAdapter(
 
   const broker: PostgresBroker = {
     async add(ns, job, opts) {
-      const [result] = await addMany(ns, [job], opts?.tx ?? sql)
+      const [result] = await storableData([job], false, () => addMany(ns, [job], opts?.tx ?? sql))
       return result!
     },
 
     addBulk(ns, jobs, opts) {
-      return addMany(ns, jobs, opts?.tx ?? sql)
+      return storableData(jobs, true, () => addMany(ns, jobs, opts?.tx ?? sql))
     },
 
     async claim(ns, queue, request: ClaimRequest) {

@@ -76,6 +76,33 @@ describe.runIf(runSuite)('results jsonb cannot store', () => {
   })
 })
 
+describe.runIf(runSuite)('job data jsonb cannot store', () => {
+  const { a, ns } = sharedAdapter()
+
+  test.each([
+    ['a NUL character', { text: 'a\u0000b' }, 'data.text'],
+    ['a lone surrogate in a key', { ['k\ud800']: 1 }, 'data.k\ud800'],
+  ])(
+    'add of data with %s fails with UnserializableDataError naming it, and stores nothing',
+    async (_, data, path) => {
+      const s = ns()
+      const job = newJob('q', { data })
+      const error = await a.broker.add(s, job).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(UnserializableDataError)
+      expect((error as UnserializableDataError).path).toBe(path)
+      expect(await a.storage.getJob(s, job.id)).toBeNull()
+    },
+  )
+
+  test('a bulk add names the job, and stores none of the bulk', async () => {
+    const s = ns()
+    const jobs = [newJob('q'), newJob('q', { data: ['ok', 'a\u0000'] }), newJob('q')]
+    const error = await a.broker.addBulk(s, jobs).catch((e: unknown) => e)
+    expect((error as UnserializableDataError).path).toBe('[1].data[1]')
+    expect((await a.storage.countJobs(s, 'q')).waiting).toBe(0)
+  })
+})
+
 describe.runIf(runSuite)('a handler whose result jsonb cannot store, through the engine', () => {
   const schema = randomSchema('oqu')
   const runtime = new OqronRuntime()
