@@ -678,11 +678,20 @@ export class RedisBroker implements BrokerAdapter {
   async onCancel(ns: string, listener: (jobId: string) => void): Promise<() => Promise<void>> {
     const channel = this.b.ns(ns).cancel
     const hub = this.b.cancelHub
-    await guard('onCancel', () => hub.ensure(channel))
     // '' is the hub's reconnect signal, not a job id (ids are never empty).
-    const stop = hub.listen(channel, (jobId) => {
+    const onMessage = (jobId: string) => {
       if (jobId !== '') listener(jobId)
-    })
+    }
+    let stop: () => void
+    for (;;) {
+      await guard('onCancel', () => hub.ensure(channel))
+      // The last other listener of the channel may have unsubscribed while ensure() was settling, which drops
+      // the channel: subscribe again (after close(), ensure() throws).
+      try {
+        stop = hub.listen(channel, onMessage)
+        break
+      } catch {}
+    }
     return async () => {
       stop()
       await hub.release(channel)

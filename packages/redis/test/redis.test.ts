@@ -112,6 +112,23 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     client.disconnect()
   })
 
+  it('onCancel subscribes while another listener of the namespace unsubscribes, and hears cancels', async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    const stopFirst = await adapters.broker.onCancel(ns, () => {})
+    // The second subscription finds the channel already there; the first one's unsubscribe runs before it
+    // adds its listener (two runtimes sharing one adapter, one starting while the other stops).
+    const heard: string[] = []
+    const second = adapters.broker.onCancel(ns, (id) => heard.push(id))
+    await stopFirst()
+    const stopSecond = await second
+    const { job } = await adapters.broker.add(ns, newJob())
+    await adapters.broker.cancel(ns, job!.id)
+    await vi.waitFor(() => expect(heard).toEqual([job!.id]))
+    await stopSecond()
+    await adapters.close()
+  })
+
   it('prunes in finishing order among jobs finished in the same millisecond (no tie broken by id)', async () => {
     const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
     const ns = randomNs()
