@@ -138,8 +138,15 @@ function checkClaim(limit: number, leaseMs: number): void {
   if (!Number.isInteger(limit) || limit < 0) {
     throw new OqronConfigError(`claim limit must be an integer >= 0, got ${limit}.`, { field: 'limit' })
   }
+  checkLease('claim', leaseMs)
+}
+
+/** A lease length the scripts can store: a finite number of ms > 0. */
+function checkLease(operation: string, leaseMs: number): void {
   if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-    throw new OqronConfigError(`claim leaseMs must be > 0, got ${leaseMs}.`, { field: 'leaseMs' })
+    throw new OqronConfigError(`${operation} leaseMs must be a finite number > 0, got ${leaseMs}.`, {
+      field: 'leaseMs',
+    })
   }
 }
 
@@ -363,6 +370,9 @@ export class RedisBroker implements BrokerAdapter {
   }
 
   async renew(ns: string, id: string, token: string, leaseMs: number): Promise<RenewOutcome> {
+    // Checked here: the script writes the hash before the active set, and Redis refuses NaN only at the
+    // second write, which left the lease field unreadable and the live holder fenced out.
+    checkLease('renew', leaseMs)
     const queue = queueOfToken(token)
     if (queue === null) return 'lost'
     const k = this.b.queue(ns, queue)

@@ -129,6 +129,23 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     await adapters.close()
   })
 
+  it('renew refuses a leaseMs that is not a number > 0 with a typed error, and the lease stays as it was', async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    await adapters.broker.add(ns, newJob())
+    const [job] = await adapters.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 30_000 })
+    const before = await adapters.storage.getJob(ns, job!.id)
+    for (const leaseMs of [Number.NaN, Number.POSITIVE_INFINITY, 0, -1_000]) {
+      await expect(adapters.broker.renew(ns, job!.id, job!.token!, leaseMs)).rejects.toMatchObject({
+        name: 'OqronConfigError',
+        field: 'leaseMs',
+      })
+    }
+    expect(await adapters.storage.getJob(ns, job!.id)).toEqual(before)
+    expect(await adapters.broker.complete(ns, job!.id, job!.token!, 'done')).toBe(true)
+    await adapters.close()
+  })
+
   it('prunes in finishing order among jobs finished in the same millisecond (no tie broken by id)', async () => {
     const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
     const ns = randomNs()
