@@ -45,7 +45,8 @@ export class Backend {
 
   /** The queue an id belongs to, from the namespace's id index. */
   async queueOf(ns: string, id: string): Promise<string | null> {
-    return this.client.get(this.ns(ns).idIndex + id)
+    const entry = await this.client.get(this.ns(ns).idIndex + id)
+    return entry === null ? null : indexedQueue(entry)
   }
 }
 
@@ -61,4 +62,13 @@ export async function guard<T>(operation: string, fn: () => Promise<T>): Promise
       { cause: error },
     )
   }
+}
+
+/**
+ * The queue an id index entry names: the entry itself, or its part before a newline (an entry written by
+ * index-set on Redis Cluster carries the time it was written after one; queue names hold no newline).
+ */
+export function indexedQueue(entry: string): string {
+  const end = entry.indexOf('\n')
+  return end < 0 ? entry : entry.slice(0, end)
 }

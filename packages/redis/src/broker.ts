@@ -17,7 +17,7 @@ import {
   type StallScanRequest,
   type TimelineEntry,
 } from '@oqronkit/core'
-import { type Backend, guard } from './backend.js'
+import { type Backend, guard, indexedQueue } from './backend.js'
 import { decodeClaimed, decodeJob, type RawJob, toJson } from './codec.js'
 import { within } from './hub.js'
 
@@ -142,6 +142,13 @@ function checkClaim(limit: number, leaseMs: number): void {
 }
 
 /** A lease length the scripts can store: a finite number of ms > 0. */
+/**
+ * How old an id index entry without its job must be before another add takes the id over (Redis Cluster,
+ * see index-set-1.lua): the time an add may take between claiming the id and storing the job. A younger one
+ * is an add in progress; an add of the same id to another queue waits for it.
+ */
+const ID_GRACE_MS = 5_000
+
 function checkLease(operation: string, leaseMs: number): void {
   if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
     throw new OqronConfigError(`${operation} leaseMs must be a finite number > 0, got ${leaseMs}.`, {
@@ -326,17 +333,36 @@ export class RedisBroker implements BrokerAdapter {
     const key = this.b.ns(ns).idIndex + job.id
     let expected = ''
     let current = stale
-    for (let attempt = 0; attempt < 5; attempt++) {
+    let changes = 0
+    const deadline = Date.now() + 2 * ID_GRACE_MS
+    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
       if (current === undefined) {
-        current = (await this.b.run('indexSet', [key], [job.queue, expected])) as string
-        if (current === '' || current === job.queue) return null
+        const [entry, age] = (await this.b.run('indexSet', [key], [job.queue, expected, ID_GRACE_MS])) as [
+          string,
+          number?,
+        ]
+        if (entry === '' || indexedQueue(entry) === job.queue) return null
+        if (entry === expected) {
+          // Too young to be a crash's leftover: an add of this id to that queue is storing its job. Wait for
+          // it (it is then the duplicate) or for the entry to come of age.
+          if (Date.now() > deadline) {
+            throw new AdapterError(
+              `Job ${job.id} is being added to queue ${indexedQueue(entry)}: its add did not finish.`,
+            )
+          }
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.min(wait, Math.max(1, ID_GRACE_MS - (age ?? 0)))),
+          )
+        } else if (++changes > 5) {
+          throw new AdapterError(`Could not settle the id index entry of job ${job.id}: it keeps changing.`)
+        }
+        current = entry
       }
-      const existing = await this.readJob(ns, current, job.id)
+      const existing = await this.readJob(ns, indexedQueue(current), job.id)
       if (existing) return { outcome: 'duplicate', job: existing }
       expected = current
       current = undefined
     }
-    throw new AdapterError(`Could not settle the id index entry of job ${job.id}: it keeps changing.`)
   }
 
   private async readJob(ns: string, queue: string, id: string): Promise<JobRecord | null> {
