@@ -6,22 +6,31 @@ import { deferred, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js
 
 const node = runtimesStoppedAfterEach()
 
+/**
+ * A memory adapter whose first `completeAndClaim` is applied at once but answered only when `reply` resolves;
+ * `inFlight` resolves when it has been applied.
+ */
+function lateFirstCompleteAndClaim() {
+  const adapters = memoryAdapter()
+  const inFlight = deferred()
+  const reply = deferred()
+  const completeAndClaim = adapters.broker.completeAndClaim!.bind(adapters.broker)
+  let calls = 0
+  adapters.broker.completeAndClaim = async (...args: Parameters<typeof completeAndClaim>) => {
+    const outcome = await completeAndClaim(...args)
+    if (calls++ === 0) {
+      inFlight.resolve()
+      await reply.promise
+    }
+    return outcome
+  }
+  return { adapters, inFlight, reply }
+}
+
 describe('stop() while a completion that claims the next job is on its way', () => {
   it('drains the job that completion claimed, as it drains the others, instead of releasing it at once', async () => {
-    const adapters = memoryAdapter()
     // The reply of the first complete-and-claim (applied: `a` completed, `b` claimed) arrives after stop() began.
-    const inFlight = deferred()
-    const reply = deferred()
-    const completeAndClaim = adapters.broker.completeAndClaim!.bind(adapters.broker)
-    let calls = 0
-    adapters.broker.completeAndClaim = async (...args: Parameters<typeof completeAndClaim>) => {
-      const outcome = await completeAndClaim(...args)
-      if (calls++ === 0) {
-        inFlight.resolve()
-        await reply.promise
-      }
-      return outcome
-    }
+    const { adapters, inFlight, reply } = lateFirstCompleteAndClaim()
     const rt = node()
     const gate = deferred()
     const started: string[] = []
@@ -63,19 +72,7 @@ describe('stop() while a completion that claims the next job is on its way', () 
 
 describe('stop() past its timeout while a completion that claims the next job is on its way', () => {
   it('gives that job back instead of starting it after stop() returned', async () => {
-    const adapters = memoryAdapter()
-    const inFlight = deferred()
-    const reply = deferred()
-    const completeAndClaim = adapters.broker.completeAndClaim!.bind(adapters.broker)
-    let calls = 0
-    adapters.broker.completeAndClaim = async (...args: Parameters<typeof completeAndClaim>) => {
-      const outcome = await completeAndClaim(...args)
-      if (calls++ === 0) {
-        inFlight.resolve()
-        await reply.promise
-      }
-      return outcome
-    }
+    const { adapters, inFlight, reply } = lateFirstCompleteAndClaim()
     const rt = node()
     const gate = deferred()
     const started: string[] = []
