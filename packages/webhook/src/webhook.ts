@@ -192,6 +192,25 @@ interface ResolvedEndpoint {
 
 const ENDPOINT_ID = /^[A-Za-z0-9_.-]{1,64}$/
 const MESSAGE_ID = /^[A-Za-z0-9_.:-]{1,128}$/
+/** An HTTP token (RFC 9110), and a header value without control characters other than tab. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+/**
+ * Headers an endpoint may not set: message framing (undici refuses them or the body would not match) and the
+ * ones every delivery sets itself, which a second copy in another case would corrupt (a receiver could not
+ * verify the signature).
+ */
+const RESERVED_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'content-type',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+])
 
 function positive(value: unknown, field: string, allowZero = false): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
@@ -588,9 +607,28 @@ export class Webhook<Payload = unknown> extends ModuleHandle {
     }
     for (const [i, p] of events.entries()) assertEventPattern(p, `${where}.events[${i}]`)
     const headers = ep.headers ?? {}
+    if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+      throw new OqronConfigError(`${where}.headers must be an object of header name → string.`, {
+        field: `${where}.headers`,
+      })
+    }
     for (const [k, v] of Object.entries(headers)) {
-      if (typeof v !== 'string') {
-        throw new OqronConfigError(`${where}.headers.${k} must be a string.`, { field: `${where}.headers` })
+      if (!HEADER_NAME.test(k)) {
+        throw new OqronConfigError(`${where}.headers: ${JSON.stringify(k)} is not a valid header name.`, {
+          field: `${where}.headers`,
+        })
+      }
+      if (RESERVED_HEADERS.has(k.toLowerCase())) {
+        throw new OqronConfigError(
+          `${where}.headers.${k} is set by the delivery itself (framing, content type or signature) and cannot be given.`,
+          { field: `${where}.headers` },
+        )
+      }
+      if (typeof v !== 'string' || !HEADER_VALUE.test(v)) {
+        throw new OqronConfigError(
+          `${where}.headers.${k} must be a string without control characters (no CR, LF or NUL).`,
+          { field: `${where}.headers` },
+        )
       }
     }
     const secrets = asList(ep.secret ?? this.options.security?.secret)

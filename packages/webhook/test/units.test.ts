@@ -183,6 +183,36 @@ describe('webhook() options', () => {
       /rateLimit.max/,
     ],
     ['a bad timeout', { timeoutMs: -1, endpoints: [] }, /timeoutMs/],
+    [
+      'a header value with CR/LF',
+      { endpoints: [{ url: 'https://x.example', headers: { 'x-a': 'a\r\nb' } }] },
+      /headers/,
+    ],
+    [
+      'a header name that is not a token',
+      { endpoints: [{ url: 'https://x.example', headers: { 'bad name': 'v' } }] },
+      /headers/,
+    ],
+    [
+      'a transfer-encoding header',
+      { endpoints: [{ url: 'https://x.example', headers: { 'Transfer-Encoding': 'chunked' } }] },
+      /headers/,
+    ],
+    [
+      'a content-length header',
+      { endpoints: [{ url: 'https://x.example', headers: { 'content-length': '5' } }] },
+      /headers/,
+    ],
+    [
+      'a header the delivery signs',
+      { endpoints: [{ url: 'https://x.example', headers: { 'Webhook-Id': 'other' } }] },
+      /headers/,
+    ],
+    [
+      'headers that are not an object',
+      { endpoints: [{ url: 'https://x.example', headers: 'abc' }] },
+      /headers/,
+    ],
   ])('rejects %s with OqronConfigError', (_name, extra, message) => {
     const runtime = rt()
     const call = () => webhook({ name: 'bad', runtime, ...(extra as { endpoints: [] }) })
