@@ -673,6 +673,12 @@ export function webhook<Payload = unknown>(options: WebhookOptions): Webhook<Pay
     throw new OqronConfigError('webhook() takes an options object.')
   const runtime = options.runtime ?? OqronKit
   const where = `webhook "${String(options.name)}"`
+  // Not String(name): a missing name would become the valid name "undefined".
+  if (typeof options.name !== 'string') {
+    throw new OqronConfigError(`${where}: name is required, a string of letters, digits, _ . : -.`, {
+      field: 'name',
+    })
+  }
   if (options.endpoints === undefined || options.endpoints === null) {
     throw new OqronConfigError(
       `${where}.endpoints is required: an array of { url, events } or a function returning one.`,
@@ -713,7 +719,7 @@ export function webhook<Payload = unknown>(options: WebhookOptions): Webhook<Pay
       throw new OqronConfigError(`${where}.${fn} must be a function.`, { field: `${where}.${fn}` })
     }
   }
-  const hook = new Webhook<Payload>(String(options.name), runtime, options, resolved, {
+  const hook = new Webhook<Payload>(options.name, runtime, options, resolved, {
     timeoutMs: positive(options.timeoutMs ?? d.timeoutMs, `${where}.timeoutMs`),
     allowPrivate,
     maxRedirects: positive(options.maxRedirects ?? d.maxRedirects, `${where}.maxRedirects`, true),

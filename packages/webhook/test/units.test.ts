@@ -158,6 +158,7 @@ describe('webhook() options', () => {
   const rt = () => new OqronRuntime()
   it.each([
     ['no endpoints', {}, /endpoints is required/],
+    ['no name', { name: undefined, endpoints: [{ url: 'https://x.example' }] }, /name/],
     ['a bad url', { endpoints: [{ url: 'ftp://x' }] }, /http or https/],
     ['credentials in the url', { endpoints: [{ url: 'https://u:p@x.example' }] }, /credentials/],
     ['a bad glob', { endpoints: [{ url: 'https://x.example', events: ['a..b'] }] }, /event glob/],
