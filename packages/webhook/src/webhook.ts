@@ -237,6 +237,9 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   const text = Array.isArray(value) ? value[0] : value
   if (!text) return null
   if (/^\s*\d+\s*$/.test(text)) return Number(text) * 1000
+  // Every HTTP-date form starts with a day name; Date.parse alone reads junk such as "-1" or "1.5" as a past
+  // date, which would mean "retry at once" instead of the backoff.
+  if (!/^\s*(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?\s/i.test(text)) return null
   const at = Date.parse(text)
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }

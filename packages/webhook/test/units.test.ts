@@ -120,6 +120,14 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('soon', now)).toBeNull()
     expect(parseRetryAfter(undefined, now)).toBeNull()
   })
+
+  it('leaves junk that Date.parse happens to read (a negative or fractional number) to the backoff, not 0', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z')
+    // V8 reads "-1" as 2001-01-01 and "1.5" as 2001-01-05: a date in the past would mean "retry at once".
+    for (const junk of ['-1', '1.5', '1,5', 'Jan 1']) expect(parseRetryAfter(junk, now), junk).toBeNull()
+    expect(parseRetryAfter('Sunday, 01-Jan-26 00:00:10 GMT', now)).toBe(10_000)
+    expect(parseRetryAfter('Thu Jan  1 00:00:20 2026', now)).toBe(20_000)
+  })
 })
 
 describe('shared rate limit', () => {
