@@ -538,6 +538,8 @@ export class Webhook<Payload = unknown> extends ModuleHandle {
           connect: this.options.connect ?? ((target) => connectSocket(target, s.connectTimeoutMs)),
         }),
         keepAliveTimeout: s.keepAliveTimeoutMs,
+        // A server's `Keep-Alive: timeout=…` hint may shorten the idle time, never lengthen it past ours.
+        keepAliveMaxTimeout: s.keepAliveTimeoutMs,
         connections: s.connectionsPerOrigin,
         headersTimeout: s.timeoutMs,
         bodyTimeout: s.timeoutMs,

@@ -293,6 +293,22 @@ describe('delivery against a real node:http server on 127.0.0.1', () => {
     await expect(hook.resend('webhook:admin:nope:a')).rejects.toThrow(/No job/)
   })
 
+  it('closes an idle pooled socket after keepAliveTimeoutMs even when the server offers a longer keep-alive', async () => {
+    const srv = await server(() => ({ status: 200, headers: { 'keep-alive': 'timeout=60' } }))
+    const { rt, init } = await node()
+    const hook = webhook(
+      local({ name: 'idle', runtime: rt, endpoints: [{ url: srv.url() }], keepAliveTimeoutMs: 200 }).options,
+    )
+    await init()
+    const [d] = await hook.fire('a.b', {})
+    expect((await finished(OqronManager.from(rt.getConfig()), d!.id)).status).toBe('completed')
+    const closed = await Promise.race([
+      srv.received[0]!.closed.then(() => true),
+      sleep(2_000).then(() => false),
+    ])
+    expect(closed).toBe(true)
+  })
+
   it('pause stops delivery on every node until resume', async () => {
     const srv = await server(() => ({ status: 200 }))
     const { rt, init } = await node()
