@@ -221,6 +221,18 @@ function positive(value: unknown, field: string, allowZero = false): number {
   return value
 }
 
+/** The longest delay a Node timer takes; past it, setTimeout fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647
+
+/** A positive integer used as a timer delay, ms. */
+function timerMs(value: unknown, field: string): number {
+  const ms = positive(value, field)
+  if (ms > MAX_TIMER_MS) {
+    throw new OqronConfigError(`${field} must be at most ${MAX_TIMER_MS} ms (about 24.8 days).`, { field })
+  }
+  return ms
+}
+
 function asList<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value]
 }
@@ -725,7 +737,7 @@ export function webhook<Payload = unknown>(options: WebhookOptions): Webhook<Pay
     }
   }
   const hook = new Webhook<Payload>(options.name, runtime, options, resolved, {
-    timeoutMs: positive(options.timeoutMs ?? d.timeoutMs, `${where}.timeoutMs`),
+    timeoutMs: timerMs(options.timeoutMs ?? d.timeoutMs, `${where}.timeoutMs`),
     allowPrivate,
     maxRedirects: positive(options.maxRedirects ?? d.maxRedirects, `${where}.maxRedirects`, true),
     circuit,
@@ -735,8 +747,8 @@ export function webhook<Payload = unknown>(options: WebhookOptions): Webhook<Pay
       true,
     ),
     maxRetryAfterMs: positive(options.maxRetryAfterMs ?? d.maxRetryAfterMs, `${where}.maxRetryAfterMs`, true),
-    connectTimeoutMs: positive(options.connectTimeoutMs ?? d.connectTimeoutMs, `${where}.connectTimeoutMs`),
-    keepAliveTimeoutMs: positive(
+    connectTimeoutMs: timerMs(options.connectTimeoutMs ?? d.connectTimeoutMs, `${where}.connectTimeoutMs`),
+    keepAliveTimeoutMs: timerMs(
       options.keepAliveTimeoutMs ?? d.keepAliveTimeoutMs,
       `${where}.keepAliveTimeoutMs`,
     ),

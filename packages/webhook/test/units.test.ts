@@ -192,6 +192,13 @@ describe('webhook() options', () => {
       /rateLimit.max/,
     ],
     ['a bad timeout', { timeoutMs: -1, endpoints: [] }, /timeoutMs/],
+    // Past 2^31 - 1 ms Node fires a timer after 1 ms: every attempt would time out at once.
+    ['a timeout past the timer limit', { timeoutMs: 2 ** 31, endpoints: [] }, /timeoutMs/],
+    [
+      'a connect timeout past the timer limit',
+      { connectTimeoutMs: 2 ** 31, endpoints: [] },
+      /connectTimeoutMs/,
+    ],
     [
       'a header value with CR/LF',
       { endpoints: [{ url: 'https://x.example', headers: { 'x-a': 'a\r\nb' } }] },
