@@ -8,6 +8,8 @@ export interface RateLimit {
 }
 
 const CAS_TRIES = 16
+/** The longest delay a Node timer takes. */
+const MAX_TIMER_MS = 2_147_483_647
 
 /**
  * A GCRA limiter (a leaky bucket that stores one number, the theoretical arrival time) kept in storage
@@ -30,7 +32,8 @@ export async function acquireRate(
     const next = Math.max(tat ?? t, t) + emission
     const allowAt = next - limit.intervalMs
     if (allowAt > t) {
-      await sleep(allowAt - t, signal)
+      // Node fires a longer timer after 1 ms; wait in steps it can take, re-checking after each.
+      await sleep(Math.min(allowAt - t, MAX_TIMER_MS), signal)
       continue
     }
     if (await storage.compareAndSetState(ns, key, tat, next)) return

@@ -151,6 +151,28 @@ describe('shared rate limit', () => {
     expect(third).toBe(true)
   })
 
+  it('waits without polling when the wait is longer than a Node timer can take (2^31 - 1 ms)', async () => {
+    const adapters = memoryAdapter()
+    let reads = 0
+    const storage = new Proxy(adapters.storage, {
+      get(target, prop, receiver) {
+        if (prop === 'getState') reads++
+        const value = Reflect.get(target, prop, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+    const limit = { max: 1, intervalMs: 2 ** 32 }
+    const controller = new AbortController()
+    await acquireRate(storage, 'ns', 'k', limit, controller.signal)
+    reads = 0
+    const waiting = acquireRate(storage, 'ns', 'k', limit, controller.signal).catch(() => {})
+    await new Promise((r) => setTimeout(r, 200))
+    controller.abort(new Error('cancelled'))
+    await waiting
+    // An overflowing setTimeout fires after 1 ms: the limiter would read storage hundreds of times here.
+    expect(reads).toBeLessThanOrEqual(2)
+  })
+
   it('is abortable while waiting', async () => {
     const adapters = memoryAdapter()
     const limit = { max: 1, intervalMs: 60_000 }
