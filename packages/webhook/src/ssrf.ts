@@ -109,6 +109,7 @@ const PRIVATE6 = [
   range6('::/128', 'the unspecified address'),
   range6('::1/128', 'a loopback address'),
   range6('100::/64', 'a discard-only address'),
+  range6('2001:2::/48', 'a benchmarking address (2001:2::/48)'),
   range6('2001:db8::/32', 'a documentation address'),
   range6('fc00::/7', 'a unique-local (private) address (fc00::/7)'),
   range6('fe80::/10', 'a link-local address (fe80::/10)'),

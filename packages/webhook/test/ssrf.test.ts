@@ -55,6 +55,9 @@ describe('blockedReason', () => {
     ['64:ff9b::a00:1', /private/],
     ['2002:a00:1::', /private/],
     ['fd00:ec2::254', /metadata/],
+    ['198.18.0.1', /benchmarking/],
+    ['2001:2::1', /benchmarking/],
+    ['2001:db8::1', /documentation/],
     ['not-an-ip', /not an IP/],
   ])('refuses %s', (address, reason) => {
     expect(blockedReason(address, false)).toMatch(reason)
