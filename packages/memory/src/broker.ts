@@ -13,7 +13,15 @@ import {
   type StallScanRequest,
   type TimelineEntry,
 } from '@oqronkit/core'
-import { addEntry, type Namespace, type QueueState, type StoredJob, setStatus, toRecord } from './state.js'
+import {
+  addEntry,
+  isPlace,
+  type Namespace,
+  type QueueState,
+  type StoredJob,
+  setStatus,
+  toRecord,
+} from './state.js'
 import type { MemoryStore } from './store.js'
 
 /**
@@ -66,6 +74,7 @@ export class MemoryBroker implements BrokerAdapter {
       runAt,
       timeline: [{ at: now, event: 'added' }],
       seq: space.order.length,
+      place: 0,
     }
     space.jobs.set(job.id, job)
     space.order.push(job.id)
@@ -88,7 +97,7 @@ export class MemoryBroker implements BrokerAdapter {
       q.delayed.push(job.runAt, job.id)
     } else {
       if (job.status !== 'waiting') setStatus(q, job, 'waiting')
-      q.pushReady(job.id, job.priority, front || job.lifo)
+      q.pushReady(job, front || job.lifo)
     }
   }
 
@@ -106,15 +115,22 @@ export class MemoryBroker implements BrokerAdapter {
     for (let p = 0; p < q.priorities.length && claimed.length < request.limit; ) {
       const priority = q.priorities[p]!
       const list = q.ready.get(priority)!
-      const id = list.shift()
-      if (id === undefined) {
+      const entry = list.shift()
+      if (entry === undefined) {
         q.ready.delete(priority)
         q.priorities.splice(p, 1)
         continue
       }
+      const id = entry.id
       const job = space.jobs.get(id)
-      // Lazy deletion: ids of cancelled, removed or re-queued jobs may linger in the list.
-      if (!job || (job.status !== 'waiting' && job.status !== 'stalled') || job.queue !== queue) continue
+      // Lazy deletion: entries of cancelled, removed, re-added or re-queued jobs may linger in the list; only
+      // a job's current entry delivers it (an old one would deliver it out of its place and priority).
+      if (
+        !isPlace(job, entry) ||
+        (job.status !== 'waiting' && job.status !== 'stalled') ||
+        job.queue !== queue
+      )
+        continue
       setStatus(q, job, 'active')
       job.token = this.store.newToken()
       job.workerId = request.workerId
@@ -309,7 +325,7 @@ export class MemoryBroker implements BrokerAdapter {
       // The record says `stalled` until a worker claims it; claims take stalled jobs like waiting ones.
       // A recovered job goes to the front: it was due before anything queued behind it.
       setStatus(q, job, 'stalled')
-      q.pushReady(job.id, job.priority, true)
+      q.pushReady(job, true)
       out.push({ job: toRecord(job), action: 'requeued' })
     }
     if (out.some((o) => o.action === 'requeued')) q.wake()
@@ -433,7 +449,7 @@ export class MemoryBroker implements BrokerAdapter {
     job.lockExpiresAt = null
     setStatus(q, job, status)
     job.finishedAt = now
-    q.finished[status].push(job.id)
+    q.pushFinished(job, status)
   }
 }
 

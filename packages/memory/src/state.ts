@@ -16,7 +16,21 @@ export interface StoredJob extends Omit<JobRecord, 'data' | 'result'> {
   resultJson: string | null
   /** Position in the namespace's insertion order (for newest-first listing). */
   seq: number
+  /**
+   * The stamp of the job's current entry in a ready list or a finished list. A job that leaves a list
+   * (cancelled, removed, re-added, retried) leaves its entry behind; an entry whose stamp is not the job's
+   * `place` is stale and skipped, so it can neither deliver the job out of order nor prune it in its old place.
+   */
+  place: number
 }
+
+/** A job's entry in a ready or finished list. */
+export interface ListEntry {
+  id: string
+  stamp: number
+}
+
+let lastStamp = 0
 
 export function toRecord(job: StoredJob): JobRecord {
   return {
@@ -47,17 +61,17 @@ export function toRecord(job: StoredJob): JobRecord {
 
 /** Per-queue delivery state. Ready lists may hold stale ids (lazy deletion); readers check the status. */
 export class QueueState {
-  /** priority -> ids in delivery order. */
-  readonly ready = new Map<number, Deque<string>>()
+  /** priority -> entries in delivery order. */
+  readonly ready = new Map<number, Deque<ListEntry>>()
   /** Priorities present in `ready`, highest first. */
   priorities: number[] = []
   readonly delayed = new MinHeap<string>()
   readonly active = new Set<string>()
   readonly held = new Set<string>()
   readonly finished = {
-    completed: new Deque<string>(),
-    failed: new Deque<string>(),
-    cancelled: new Deque<string>(),
+    completed: new Deque<ListEntry>(),
+    failed: new Deque<ListEntry>(),
+    cancelled: new Deque<ListEntry>(),
   }
   readonly counts: Record<JobStatus, number> = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<
     JobStatus,
@@ -67,16 +81,21 @@ export class QueueState {
   disabled = false
   readonly waiters = new Set<() => void>()
 
-  pushReady(id: string, priority: number, front: boolean): void {
-    let list = this.ready.get(priority)
+  pushReady(job: StoredJob, front: boolean): void {
+    let list = this.ready.get(job.priority)
     if (!list) {
-      list = new Deque<string>()
-      this.ready.set(priority, list)
-      this.priorities.push(priority)
+      list = new Deque<ListEntry>()
+      this.ready.set(job.priority, list)
+      this.priorities.push(job.priority)
       this.priorities.sort((a, b) => b - a)
     }
-    if (front) list.unshift(id)
-    else list.push(id)
+    const entry = placeEntry(job)
+    if (front) list.unshift(entry)
+    else list.push(entry)
+  }
+
+  pushFinished(job: StoredJob, status: 'completed' | 'failed' | 'cancelled'): void {
+    this.finished[status].push(placeEntry(job))
   }
 
   /** Whether a claim could find something now (false positives allowed). */
@@ -128,6 +147,17 @@ export function setStatus(q: QueueState, job: StoredJob, status: JobStatus): voi
   q.counts[job.status]--
   q.counts[status]++
   job.status = status
+}
+
+/** A new list entry for `job`, which becomes its only live one. */
+function placeEntry(job: StoredJob): ListEntry {
+  job.place = ++lastStamp
+  return { id: job.id, stamp: job.place }
+}
+
+/** Whether `entry` is the live list entry of `job`. */
+export function isPlace(job: StoredJob | undefined, entry: ListEntry): job is StoredJob {
+  return job !== undefined && job.place === entry.stamp
 }
 
 export function addEntry(job: StoredJob, entry: TimelineEntry): void {

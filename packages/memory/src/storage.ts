@@ -8,7 +8,7 @@ import {
   type PruneRequest,
   type StorageAdapter,
 } from '@oqronkit/core'
-import { toRecord } from './state.js'
+import { isPlace, toRecord } from './state.js'
 import type { MemoryStore } from './store.js'
 
 export class MemoryStorage implements StorageAdapter {
@@ -66,10 +66,13 @@ export class MemoryStorage implements StorageAdapter {
     const cutoff = request.maxAgeMs === null ? null : this.store.now() - request.maxAgeMs
     let removed = 0
     while (removed < request.limit && list.length > 0) {
-      const id = list.peek()!
+      const entry = list.peek()!
+      const id = entry.id
       const job = space.jobs.get(id)
-      if (!job || job.status !== request.status) {
-        list.shift() // stale entry: removed or retried since it finished
+      if (!isPlace(job, entry) || job.status !== request.status || job.queue !== queue) {
+        // Stale entry: removed, retried or re-added since it finished (a job finished again, or a job of
+        // another queue with the same id, has a newer entry of its own).
+        list.shift()
         continue
       }
       const overCount = request.keep !== null && q.counts[request.status] > request.keep
