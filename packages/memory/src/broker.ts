@@ -73,11 +73,11 @@ export class MemoryBroker implements BrokerAdapter {
       finishedAt: null,
       runAt,
       timeline: [{ at: now, event: 'added' }],
-      seq: space.order.length,
+      seq: space.newSeq(),
       place: 0,
     }
     space.jobs.set(job.id, job)
-    space.order.push(job.id)
+    space.order.push({ id: job.id, seq: job.seq })
     q.counts.waiting++
     if (q.disabled) {
       setStatus(q, job, 'paused')

@@ -117,8 +117,12 @@ export class QueueState {
 /** One namespace: its jobs, queues, locks and shared state. */
 export class Namespace {
   readonly jobs = new Map<string, StoredJob>()
-  /** Ids in insertion order; removed ids leave holes that listing skips. */
-  order: string[] = []
+  /**
+   * Jobs in insertion order, each with its `seq` (ascending, never renumbered: a listing cursor is a seq, so
+   * compaction cannot move it). Removed jobs leave holes that listing skips.
+   */
+  order: { id: string; seq: number }[] = []
+  private nextSeq = 0
   readonly queues = new Map<string, QueueState>()
   readonly state = new Map<string, string>()
   readonly locks = new Map<string, { token: string; owner: string; expiresAt: number }>()
@@ -133,11 +137,14 @@ export class Namespace {
     return q
   }
 
+  /** The next insertion seq; the caller appends `{ id, seq }` to `order`. */
+  newSeq(): number {
+    return this.nextSeq++
+  }
+
   compact(): void {
     if (this.order.length > 64 && this.order.length > this.jobs.size * 2) {
-      this.order = this.order.filter((id) => this.jobs.has(id))
-      let seq = 0
-      for (const id of this.order) this.jobs.get(id)!.seq = seq++
+      this.order = this.order.filter((e) => this.jobs.get(e.id)?.seq === e.seq)
     }
   }
 }

@@ -22,23 +22,33 @@ export class MemoryStorage implements StorageAdapter {
   async listJobs(ns: string, query: ListQuery): Promise<JobPage> {
     const space = this.store.ns(ns)
     const limit = Math.min(Math.max(1, Math.floor(query.limit)), 1000)
-    let from = space.order.length - 1
+    const order = space.order
+    let from = order.length - 1
     if (query.cursor) {
-      const at = Number.parseInt(query.cursor, 10)
-      if (!Number.isFinite(at))
+      // The cursor is the seq listing goes on below; found by binary search, since compaction moves entries.
+      if (!/^\d{1,15}$/.test(query.cursor))
         throw new OqronConfigError(`Invalid cursor "${query.cursor}".`, { field: 'cursor' })
-      from = at - 1
+      const below = Number(query.cursor)
+      let lo = 0
+      let hi = order.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (order[mid]!.seq < below) lo = mid + 1
+        else hi = mid
+      }
+      from = lo - 1
     }
     const jobs: JobRecord[] = []
     let i = from
     for (; i >= 0 && jobs.length < limit; i--) {
-      const job = space.jobs.get(space.order[i]!)
-      if (!job || job.seq !== i) continue
+      const entry = order[i]!
+      const job = space.jobs.get(entry.id)
+      if (!job || job.seq !== entry.seq) continue
       if (query.queue !== undefined && job.queue !== query.queue) continue
       if (query.status !== undefined && job.status !== query.status) continue
       jobs.push(toRecord(job))
     }
-    return { jobs, cursor: i >= 0 && jobs.length === limit ? String(i + 1) : null }
+    return { jobs, cursor: i >= 0 && jobs.length === limit ? String(order[i]!.seq + 1) : null }
   }
 
   async countJobs(ns: string, queue: string): Promise<Record<JobStatus, number>> {
