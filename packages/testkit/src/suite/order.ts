@@ -58,4 +58,33 @@ export const orderChecks: ContractCheck[] = [
       assert.ok(order.indexOf(a.id) < order.indexOf(b.id), 'fifo jobs keep their order')
     },
   },
+  {
+    id: 'order.requeued-place',
+    title:
+      'a removed and re-added id, or a cancelled and retried job, is delivered by its new priority and place',
+    skip: needs('priorities'),
+    async run(t) {
+      const { broker, storage } = t.adapters
+      const reused = t.job({ priority: 5 })
+      assert.equal((await broker.add(t.ns, reused)).outcome, 'created')
+      assert.equal(await storage.removeJob(t.ns, reused.id), true)
+      const mid = await addJob(t, { priority: 3 })
+      await addJob(t, { id: reused.id, priority: 0 })
+      assert.deepEqual(
+        await drainOneByOne(t),
+        [mid.id, reused.id],
+        'the re-added id (priority 0) comes after the priority-3 job',
+      )
+      const a = await addJob(t)
+      const b = await addJob(t)
+      await broker.cancel(t.ns, a.id)
+      assert.equal((await broker.retry(t.ns, a.id))?.status, 'waiting')
+      const c = await addJob(t)
+      assert.deepEqual(
+        await drainOneByOne(t),
+        [b.id, a.id, c.id],
+        'a retried job waits behind the jobs already waiting',
+      )
+    },
+  },
 ]

@@ -154,4 +154,47 @@ export const retentionChecks: ContractCheck[] = [
         assert.equal(await exists(t, job.id), true)
     },
   },
+  {
+    id: 'retention.finished-again',
+    title:
+      'prune() orders a job failed again after retry() by its latest finish, and never touches a job of another queue reusing an id',
+    async run(t) {
+      const { broker, storage } = t.adapters
+      const failOne = async (queue: string, id: string) => {
+        const [claimed] = await broker.claim(t.ns, queue, claimRequest())
+        assert.equal(claimed?.id, id)
+        assert.equal(
+          await broker.fail(t.ns, id, claimed!.token!, {
+            error: { name: 'Error', message: 'x' },
+            retryDelayMs: null,
+          }),
+          true,
+        )
+      }
+      const x = await addJob(t)
+      await failOne(t.queue, x.id)
+      const y = await addJob(t)
+      await failOne(t.queue, y.id)
+      assert.equal((await broker.retry(t.ns, x.id))?.status, 'waiting')
+      await failOne(t.queue, x.id)
+      const keepOne = { status: 'failed', keep: 1, maxAgeMs: null, limit: 100 } as const
+      assert.equal(await storage.prune(t.ns, t.queue, keepOne), 1)
+      assert.equal(await exists(t, y.id), false, 'the job that finished first is removed')
+      assert.equal(await exists(t, x.id), true, 'the job failed again later is kept')
+
+      const other = `${t.queue}o`
+      assert.equal(await storage.removeJob(t.ns, x.id), true)
+      await addJob(t, { id: x.id, queue: other })
+      await failOne(other, x.id)
+      const all = { status: 'failed', keep: null, maxAgeMs: 0, limit: 100 } as const
+      assert.equal(await storage.prune(t.ns, t.queue, all), 0, 'nothing of this queue is left to prune')
+      assert.equal(
+        (await t.adapters.storage.getJob(t.ns, x.id))?.queue,
+        other,
+        'the other queue keeps its job',
+      )
+      assert.equal((await storage.countJobs(t.ns, other)).failed, 1)
+      assert.equal((await storage.countJobs(t.ns, t.queue)).failed, 0)
+    },
+  },
 ]

@@ -65,6 +65,26 @@ export const storageChecks: ContractCheck[] = [
     },
   },
   {
+    id: 'storage.list-stable-removals',
+    title:
+      'listJobs() paging is stable while other jobs are removed: each job present throughout is listed once, newest first',
+    async run(t) {
+      const ids: string[] = []
+      for (let i = 0; i < 100; i++) ids.push((await addJob(t)).id)
+      let page = await t.adapters.storage.listJobs(t.ns, { queue: t.queue, limit: 10 })
+      const seen = page.jobs.map((j) => j.id)
+      // Most of the jobs not listed yet go (as retention would remove them) before the next page is read.
+      for (const id of ids.slice(0, 60)) assert.equal(await t.adapters.storage.removeJob(t.ns, id), true)
+      let pages = 1
+      while (page.cursor !== null) {
+        page = await t.adapters.storage.listJobs(t.ns, { queue: t.queue, limit: 10, cursor: page.cursor })
+        seen.push(...page.jobs.map((j) => j.id))
+        assert.ok(++pages <= 20, 'paging must end')
+      }
+      assert.deepEqual(seen, ids.slice(60).reverse(), 'every remaining job once, newest first')
+    },
+  },
+  {
     id: 'storage.count',
     title: 'countJobs() returns every status with its count; an unknown queue counts zeros',
     async run(t) {
