@@ -1,4 +1,16 @@
+import { OqronConfigError } from './errors.js'
 import type { AddResult, JobError, JobRecord, JobStatus, NewJob, TimelineEntry } from './job.js'
+
+/**
+ * For adapters: throws `OqronConfigError` (field `field`) unless `ms` is a finite number > 0, a lease or lock
+ * length a backend can store and compare. NaN would make a lease that never counts as live nor as expired,
+ * Infinity one the stall scan never recovers. Adapters check before writing anything.
+ */
+export function assertDurationMs(ms: number, what: string, field: string): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    throw new OqronConfigError(`${what} must be a finite number of ms > 0, got ${String(ms)}.`, { field })
+  }
+}
 
 /**
  * The three adapter contracts. Read `docs/adapters.md` before writing an adapter.

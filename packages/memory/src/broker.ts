@@ -1,6 +1,7 @@
 import {
   type AddOptions,
   type AddResult,
+  assertDurationMs,
   type BrokerAdapter,
   type ClaimRequest,
   type CompleteOptions,
@@ -102,6 +103,7 @@ export class MemoryBroker implements BrokerAdapter {
   }
 
   async claim(ns: string, queue: string, request: ClaimRequest): Promise<JobRecord[]> {
+    assertDurationMs(request.leaseMs, 'claim leaseMs', 'leaseMs')
     return this.claimSync(ns, queue, request)
   }
 
@@ -168,6 +170,7 @@ export class MemoryBroker implements BrokerAdapter {
   }
 
   async renew(ns: string, id: string, token: string, leaseMs: number): Promise<RenewOutcome> {
+    assertDurationMs(leaseMs, 'renew leaseMs', 'leaseMs')
     const job = this.leased(ns, id, token)
     if (!job) {
       const current = this.store.ns(ns).jobs.get(id)

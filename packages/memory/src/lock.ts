@@ -1,20 +1,11 @@
-import { type LockAdapter, OqronConfigError } from '@oqronkit/core'
+import { assertDurationMs, type LockAdapter } from '@oqronkit/core'
 import type { MemoryStore } from './store.js'
-
-/** A TTL the lock can judge: NaN never compares as expired nor live, so every acquire would take the lock. */
-function checkTtl(operation: string, ttlMs: number): void {
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new OqronConfigError(`Lock ${operation}: ttlMs must be a finite number > 0, got ${ttlMs}.`, {
-      field: 'ttlMs',
-    })
-  }
-}
 
 export class MemoryLock implements LockAdapter {
   constructor(private readonly store: MemoryStore) {}
 
   async acquire(ns: string, key: string, owner: string, ttlMs: number): Promise<string | null> {
-    checkTtl('acquire', ttlMs)
+    assertDurationMs(ttlMs, 'Lock acquire ttlMs', 'ttlMs')
     const locks = this.store.ns(ns).locks
     const now = this.store.now()
     const held = locks.get(key)
@@ -25,7 +16,7 @@ export class MemoryLock implements LockAdapter {
   }
 
   async renew(ns: string, key: string, token: string, ttlMs: number): Promise<boolean> {
-    checkTtl('renew', ttlMs)
+    assertDurationMs(ttlMs, 'Lock renew ttlMs', 'ttlMs')
     const held = this.live(ns, key, token)
     if (!held) return false
     held.expiresAt = this.store.now() + ttlMs

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import {
   AdapterError,
   type AddResult,
+  assertDurationMs,
   Batcher,
   type BrokerAdapter,
   type ClaimRequest,
@@ -682,6 +683,7 @@ export function postgresAdapter(
     },
 
     async claim(ns, queue, request: ClaimRequest) {
+      assertDurationMs(request.leaseMs, 'claim leaseMs', 'leaseMs')
       if (request.limit < 1) return []
       notifier.markClaim(`${ns}\u0000${queue}`)
       const prefix = tokenPrefix()
@@ -705,6 +707,7 @@ export function postgresAdapter(
     },
 
     async renew(ns, id, token, leaseMs) {
+      assertDurationMs(leaseMs, 'renew leaseMs', 'leaseMs')
       const [r] = await rows('renew', jq.RENEW, [ns, id, token, leaseMs])
       return r![0] as RenewOutcome
     },
@@ -930,10 +933,12 @@ export function postgresAdapter(
 
   const lock: LockAdapter = {
     async acquire(ns, key, owner, ttlMs) {
+      assertDurationMs(ttlMs, 'Lock acquire ttlMs', 'ttlMs')
       const [r] = await rows('lock.acquire', sq.LOCK_ACQUIRE, [ns, key, owner, ttlMs])
       return r ? (r[0] as string) : null
     },
     async renew(ns, key, token, ttlMs) {
+      assertDurationMs(ttlMs, 'Lock renew ttlMs', 'ttlMs')
       return (await rows('lock.renew', sq.LOCK_RENEW, [ns, key, token, ttlMs])).length > 0
     },
     async release(ns, key, token) {

@@ -3,6 +3,7 @@ import {
   AdapterError,
   type AddOptions,
   type AddResult,
+  assertDurationMs,
   Batcher,
   type BrokerAdapter,
   type ClaimRequest,
@@ -138,24 +139,15 @@ function checkClaim(limit: number, leaseMs: number): void {
   if (!Number.isInteger(limit) || limit < 0) {
     throw new OqronConfigError(`claim limit must be an integer >= 0, got ${limit}.`, { field: 'limit' })
   }
-  checkLease('claim', leaseMs)
+  assertDurationMs(leaseMs, 'claim leaseMs', 'leaseMs')
 }
 
-/** A lease length the scripts can store: a finite number of ms > 0. */
 /**
  * How old an id index entry without its job must be before another add takes the id over (Redis Cluster,
  * see index-set-1.lua): the time an add may take between claiming the id and storing the job. A younger one
  * is an add in progress; an add of the same id to another queue waits for it.
  */
 const ID_GRACE_MS = 5_000
-
-function checkLease(operation: string, leaseMs: number): void {
-  if (!Number.isFinite(leaseMs) || leaseMs <= 0) {
-    throw new OqronConfigError(`${operation} leaseMs must be a finite number > 0, got ${leaseMs}.`, {
-      field: 'leaseMs',
-    })
-  }
-}
 
 type AddReply =
   | [outcome: 'created' | 'held', createdAt: number, ord: number]
@@ -398,7 +390,7 @@ export class RedisBroker implements BrokerAdapter {
   async renew(ns: string, id: string, token: string, leaseMs: number): Promise<RenewOutcome> {
     // Checked here: the script writes the hash before the active set, and Redis refuses NaN only at the
     // second write, which left the lease field unreadable and the live holder fenced out.
-    checkLease('renew', leaseMs)
+    assertDurationMs(leaseMs, 'renew leaseMs', 'leaseMs')
     const queue = queueOfToken(token)
     if (queue === null) return 'lost'
     const k = this.b.queue(ns, queue)

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { LockAdapter } from '@oqronkit/core'
-import { OqronConfigError } from '@oqronkit/core'
+import { assertDurationMs, type LockAdapter } from '@oqronkit/core'
 import { type Backend, guard } from './backend.js'
 
 function ttl(ttlMs: number): number {
-  if (!Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new OqronConfigError(`Lock ttlMs must be a number > 0, got ${ttlMs}.`, { field: 'ttlMs' })
-  }
+  assertDurationMs(ttlMs, 'Lock ttlMs', 'ttlMs')
   return Math.ceil(ttlMs)
 }
 

@@ -11,7 +11,40 @@ import {
   waitForStall,
 } from './helpers.js'
 
+/** Lease and lock lengths no backend can hold: a NaN lease never counts as live nor expired, Infinity never expires. */
+export const BAD_DURATIONS = [Number.NaN, Number.POSITIVE_INFINITY, 0, -1]
+
+/** Asserts that `call` rejects with OqronConfigError (a bad argument, refused before anything was written). */
+export async function rejectsAsConfig(call: () => Promise<unknown>, what: string): Promise<void> {
+  await assert.rejects(call, (error: Error) => error.name === 'OqronConfigError', `${what}: OqronConfigError`)
+}
+
 export const leaseChecks: ContractCheck[] = [
+  {
+    id: 'lease.bad-length',
+    title:
+      'claim() and renew() refuse a leaseMs that is not a finite number > 0 with OqronConfigError, changing nothing',
+    async run(t) {
+      const added = await addJob(t)
+      for (const leaseMs of BAD_DURATIONS) {
+        await rejectsAsConfig(
+          () => t.adapters.broker.claim(t.ns, t.queue, { workerId: 'w', limit: 1, leaseMs }),
+          `claim with leaseMs ${leaseMs}`,
+        )
+      }
+      assert.equal((await getJob(t, added.id)).status, 'waiting', 'a refused claim takes nothing')
+      const claimed = await claimOne(t, { leaseMs: 60_000 })
+      for (const leaseMs of BAD_DURATIONS) {
+        await rejectsAsConfig(
+          () => t.adapters.broker.renew(t.ns, claimed.id, claimed.token!, leaseMs),
+          `renew with leaseMs ${leaseMs}`,
+        )
+      }
+      const after = await getJob(t, claimed.id)
+      assert.equal(after.lockExpiresAt, claimed.lockExpiresAt, 'a refused renew leaves the lease as it was')
+      assert.equal(await t.adapters.broker.complete(t.ns, claimed.id, claimed.token!, 'ok'), true)
+    },
+  },
   {
     id: 'lease.renew-extends',
     title: 'renew() with the live token returns ok and moves lockExpiresAt to backend now + leaseMs',

@@ -2,8 +2,28 @@ import assert from 'node:assert/strict'
 import type { ContractCheck } from '../types.js'
 import { randomId, sleep, waitUntil } from '../util.js'
 import { needsControllableClock, SHORT_LEASE_MS } from './helpers.js'
+import { BAD_DURATIONS, rejectsAsConfig } from './lease.js'
 
 export const lockChecks: ContractCheck[] = [
+  {
+    id: 'locks.bad-ttl',
+    title:
+      'acquire() and renew() refuse a ttlMs that is not a finite number > 0 with OqronConfigError, taking nothing',
+    async run(t) {
+      const { lock } = t.adapters
+      const key = randomId('k')
+      for (const ttlMs of BAD_DURATIONS) {
+        await rejectsAsConfig(() => lock.acquire(t.ns, key, 'node-a', ttlMs), `acquire with ttlMs ${ttlMs}`)
+      }
+      const held = await lock.acquire(t.ns, key, 'node-b', 60_000)
+      assert.ok(held, 'the refused acquires took nothing')
+      for (const ttlMs of BAD_DURATIONS) {
+        await rejectsAsConfig(() => lock.renew(t.ns, key, held!, ttlMs), `renew with ttlMs ${ttlMs}`)
+      }
+      assert.equal(await lock.isOwner(t.ns, key, held!), true, 'a refused renew leaves the lock held')
+      assert.equal(await lock.release(t.ns, key, held!), true)
+    },
+  },
   {
     id: 'locks.basics',
     title: 'acquire/isOwner/renew/release: one holder at a time, unique tokens, free again after release',
