@@ -58,6 +58,8 @@ export class RecurringScheduler {
   private beating = false
   /** When the last confirmed acquire or renewal of the leader lock was sent. */
   private heldSince = 0
+  /** How often the leader lock is renewed (and a failed pass retried), ms. */
+  private period = 1_000
 
   constructor(
     private readonly runtime: OqronRuntime,
@@ -83,8 +85,8 @@ export class RecurringScheduler {
   start(_config: OqronConfig): void {
     this.engine = this.runtime.engineContext()
     this.stopped = false
-    const period = Math.max(50, Math.min(1_000, Math.floor(this.settings.leaderTtlMs / 4)))
-    this.leaderTimer = this.engine.timers.setInterval(() => void this.heartbeat(), period)
+    this.period = Math.max(50, Math.min(1_000, Math.floor(this.settings.leaderTtlMs / 4)))
+    this.leaderTimer = this.engine.timers.setInterval(() => void this.heartbeat(), this.period)
     void this.tick()
   }
 
@@ -232,8 +234,19 @@ export class RecurringScheduler {
       this.armTimer(now, latest)
     } catch (error) {
       engine.events.emit('error', { error, where: `${s.kind} "${s.name}" scheduling` })
+      // The fire timer is one-shot and a leader's heartbeat only renews, so nothing else would run the next
+      // pass: retry soon, while the fires this pass did not enqueue are still within misfireGraceMs.
+      this.armRetry()
     }
     return result
+  }
+
+  /** Run the next pass after one heartbeat period. */
+  private armRetry(): void {
+    const engine = this.engine
+    if (!engine || this.stopped) return
+    engine.timers.clearTimeout(this.fireTimer)
+    this.fireTimer = engine.timers.setTimeout(() => void this.tick(), this.period)
   }
 
   /** Wake up at the next fire (capped, so a changed clock or a lost timer is noticed within a minute). */

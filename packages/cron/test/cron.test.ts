@@ -113,6 +113,48 @@ describe('cron across several runtimes', () => {
     expect(renewals).toHaveLength(1)
   })
 
+  it('a leader whose scheduling pass fails once (a storage blip) retries and goes on firing', async () => {
+    const adapters = memoryAdapter()
+    let failNext = false
+    const flaky = {
+      ...adapters,
+      storage: Object.create(adapters.storage, {
+        getState: {
+          value: (...args: Parameters<typeof adapters.storage.getState>) => {
+            if (failNext && String(args[1]).endsWith(':last')) {
+              failNext = false
+              return Promise.reject(new Error('connection reset'))
+            }
+            return adapters.storage.getState(...args)
+          },
+        },
+      }),
+    }
+    const runs: string[] = []
+    const rt = new OqronRuntime()
+    runtimes.push(rt)
+    rt.on('error', () => {})
+    const handle = cron({
+      name: 'blip',
+      every: 200,
+      runtime: rt,
+      handler: async (ctx) => void runs.push(ctx.fireAt.toISOString()),
+    })
+    await rt.init({ adapters: flaky, logger: quiet, shutdown: { signals: false, timeoutMs: 1_000 } })
+    while (!handle.isLeader) await sleep(10)
+    await sleep(500)
+    failNext = true
+    while (failNext) await sleep(10)
+    const before = runs.length
+    // The failed pass is retried one heartbeat period (1 s here) later; the fires it missed are still due then.
+    await sleep(2_000)
+    // Still the leader (its renewals succeed), so no other node would fire in its place.
+    expect(handle.isLeader).toBe(true)
+    expect(runs.length - before).toBeGreaterThanOrEqual(5)
+    const times = [...runs].sort().map((f) => Date.parse(f))
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(200)
+  })
+
   it('overlap: skip drops a fire while the previous one still runs; run enqueues it', async () => {
     const adapters = memoryAdapter()
     let now = Date.parse('2026-06-01T00:00:00Z')
