@@ -122,6 +122,12 @@ export class RecurringScheduler {
   private async heartbeat(): Promise<void> {
     const engine = this.engine
     if (!engine || this.stopped) return
+    if (!this.runtime.isRunning) {
+      // The runtime is stopping: it can enqueue nothing more, and its stop hooks run only after active jobs
+      // drained (up to shutdown.timeoutMs). Hand leadership over now, or the fires of the drain go missing.
+      void this.stop()
+      return
+    }
     if (this.token && Date.now() - this.heldSince >= this.settings.leaderTtlMs) this.token = null
     if (this.beating) return
     this.beating = true
@@ -155,7 +161,7 @@ export class RecurringScheduler {
   private async pass(): Promise<TickResult> {
     const engine = this.engine
     const result: TickResult = { leader: false, fired: [], dropped: [] }
-    if (!engine || this.stopped) return result
+    if (!engine || this.stopped || !this.runtime.isRunning) return result
     const { adapters, ns } = engine
     const s = this.settings
     try {

@@ -73,6 +73,41 @@ describe('cron across several runtimes', () => {
     expect(times.length).toBeGreaterThanOrEqual(7)
   })
 
+  it('a leader that stops while a long job drains hands leadership over at once; no fire is lost', async () => {
+    const adapters = memoryAdapter()
+    const gate = { open: false }
+    const define = (blocking: boolean) => (rt: OqronRuntime) =>
+      cron({
+        name: 'drain',
+        every: 200,
+        overlap: 'run',
+        misfireGraceMs: 300,
+        leaderTtlMs: 400,
+        runtime: rt,
+        handler: async () => {
+          if (blocking) while (!gate.open) await sleep(10)
+        },
+      })
+    // The leader runs one fire that outlasts misfireGraceMs, so its stop() drains for shutdown.timeoutMs.
+    const a = new OqronRuntime()
+    runtimes.push(a)
+    define(true)(a)
+    await a.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 1_500 } })
+    await sleep(500)
+    const b = await node(adapters, define(false))
+    await sleep(300)
+    await a.stop()
+    await sleep(600)
+    await b.stop()
+    gate.open = true
+    const page = await adapters.storage.listJobs('default/default', { queue: 'cron:drain', limit: 1000 })
+    const times = page.jobs
+      .map((j) => Date.parse((j.data as { fireAt: string }).fireAt))
+      .sort((x, y) => x - y)
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(200)
+    expect(times.length).toBeGreaterThanOrEqual(10)
+  })
+
   it('a leader whose lock renewal never answers steps down after leaderTtlMs and sends no second renewal', async () => {
     const adapters = memoryAdapter()
     let hang = false
