@@ -70,6 +70,11 @@ export class RecurringScheduler {
     return `${this.settings.kind}:${this.settings.name}:last`
   }
 
+  /** The latest fire actually enqueued: what `overlap: 'skip'` waits for (`last` may be a dropped fire). */
+  private get firedKey(): string {
+    return `${this.settings.kind}:${this.settings.name}:fired`
+  }
+
   private get leaderKey(): string {
     return `${this.settings.kind}:${this.settings.name}:leader`
   }
@@ -211,9 +216,11 @@ export class RecurringScheduler {
       } else {
         let skipForOverlap = false
         if (s.overlap === 'skip') {
-          const previous = await adapters.storage.getJob(ns, fireJobId(s.queue, last))
+          const previousFire = (await adapters.storage.getState<number>(ns, this.firedKey)) ?? last
+          const previous = await adapters.storage.getJob(ns, fireJobId(s.queue, previousFire))
           skipForOverlap = previous !== null && LIVE.has(previous.status)
         }
+        let lastFired: number | null = null
         for (const t of fires) {
           const iso = new Date(t).toISOString()
           if (skipForOverlap) {
@@ -229,11 +236,13 @@ export class RecurringScheduler {
               s.defaults,
             )
             result.fired.push(iso)
+            lastFired = t
           } catch (error) {
             if (!(error instanceof ModuleDisabledError)) throw error
             result.dropped.push(iso)
           }
         }
+        if (lastFired !== null) await adapters.storage.setState(ns, this.firedKey, lastFired)
       }
       // Enqueue first, then advance: a crash in between re-enqueues the same ids, which dedupe.
       await adapters.storage.compareAndSetState(ns, this.lastKey, last, latest)

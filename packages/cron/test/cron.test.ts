@@ -218,6 +218,40 @@ describe('cron across several runtimes', () => {
     expect((await runHandle.tick()).fired).toEqual(['2026-06-01T00:02:00.000Z'])
     gate.open = true
   })
+
+  it('overlap: skip goes on dropping fires for as long as the previous enqueued fire runs', async () => {
+    const adapters = memoryAdapter()
+    let now = Date.parse('2026-06-01T00:00:00Z')
+    let handle!: ReturnType<typeof cron>
+    const gate = { open: false }
+    await node(
+      adapters,
+      (rt) => {
+        handle = cron({
+          name: 'o-long',
+          every: '1m',
+          runtime: rt,
+          handler: async () => {
+            while (!gate.open) await sleep(10)
+          },
+        })
+      },
+      () => now,
+    )
+    await handle.tick()
+    now += 60_000
+    expect((await handle.tick()).fired).toEqual(['2026-06-01T00:01:00.000Z'])
+    await sleep(50)
+    for (const minute of ['02', '03', '04']) {
+      now += 60_000
+      // The 00:01 fire still runs: every later fire is dropped, not only the first one after it.
+      expect(await handle.tick()).toMatchObject({ fired: [], dropped: [`2026-06-01T00:${minute}:00.000Z`] })
+    }
+    gate.open = true
+    await sleep(50)
+    now += 60_000
+    expect((await handle.tick()).fired).toEqual(['2026-06-01T00:05:00.000Z'])
+  })
 })
 
 describe('missed fires after an outage (injected clock)', () => {
