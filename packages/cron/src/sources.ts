@@ -70,6 +70,12 @@ export function cronSource(expression: unknown, timezone: string | undefined, fi
       },
     )
   }
+  if (cron.nextRun(new Date()) === null) {
+    // Valid fields that never meet (e.g. February 30): without this the definition would silently never fire.
+    throw new OqronConfigError(`${field}.expression "${expression}" never fires (no date matches it).`, {
+      field: `${field}.expression`,
+    })
+  }
   return {
     describe: `"${expression}"${timezone ? ` in ${timezone}` : ''}`,
     next: (after) => cron.nextRun(new Date(after))?.getTime() ?? null,

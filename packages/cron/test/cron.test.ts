@@ -367,6 +367,11 @@ describe('bad input is a typed error at definition time, naming the field', () =
       'cron "c".every',
     ],
     ['neither', () => cron({ name: 'd', handler: h }), 'cron "d".expression'],
+    [
+      'expression that never fires (February 30)',
+      () => cron({ name: 'i', expression: '0 0 30 2 *', handler: h }),
+      'cron "i".expression',
+    ],
     ['bad every', () => cron({ name: 'e', every: '1 fortnight', handler: h }), 'cron "e".every'],
     [
       'bad missedFire',
