@@ -25,6 +25,21 @@ export interface SchedulerSettings {
   defaults: EnqueueDefaults
 }
 
+/**
+ * Where a pass starts walking fire times: `last`, or after a long outage a later point before `edge` (fires
+ * before it are missed) that still leaves the latest `keep` missed fires to walk, found by doubling a window
+ * back from `edge`. Each step walks at most `keep` fires.
+ */
+function walkStart(source: FireSource, last: number, edge: number, keep: number): number {
+  for (let span = 1_000; ; span *= 2) {
+    const from = edge - span
+    if (from <= last) return last
+    let n = 0
+    for (let t = source.next(from); t !== null && t < edge && n < keep; t = source.next(t)) n++
+    if (n >= keep) return from
+  }
+}
+
 /** What one scheduling pass did, for tests and logs. */
 export interface TickResult {
   leader: boolean
@@ -189,7 +204,11 @@ export class RecurringScheduler {
       let missedCount = 0
       const keepMissed = s.missedFire === 'run-all' ? s.maxMissedRuns : s.missedFire === 'run-once' ? 1 : 0
       const missedTail: number[] = []
-      for (let t = s.source.next(last); t !== null && t <= now; t = s.source.next(t)) {
+      // After a long outage the missed fires can be too many to walk one by one: walk from where the ones that
+      // may run (the latest keepMissed missed ones and the due ones) begin; those before only count as dropped.
+      const start = walkStart(s.source, last, now - s.misfireGraceMs, keepMissed)
+      const skippedOver = start > last && (s.source.next(last) ?? Number.POSITIVE_INFINITY) <= start
+      for (let t = s.source.next(start); t !== null && t <= now; t = s.source.next(t)) {
         if (now - t > s.misfireGraceMs) {
           missedCount++
           if (keepMissed > 0) {
@@ -199,14 +218,18 @@ export class RecurringScheduler {
         } else due.push(t)
         if (missedCount + due.length > 1_000_000) break
       }
-      if (missedCount + due.length === 0) {
+      if (missedCount + due.length === 0 && !skippedOver) {
         this.armTimer(now, last)
         return result
       }
-      const latest = due.at(-1) ?? missedTail.at(-1) ?? last
+      const latest = due.at(-1) ?? missedTail.at(-1) ?? (skippedOver ? start : last)
       const fires = [...missedTail, ...due]
       const droppedMissed = missedCount - missedTail.length
-      if (droppedMissed > 0)
+      if (skippedOver)
+        result.dropped.push(
+          `missed fires after ${new Date(last).toISOString()} before ${new Date(fires[0] ?? now).toISOString()}`,
+        )
+      else if (droppedMissed > 0)
         result.dropped.push(
           `${droppedMissed} missed fire(s) before ${new Date(fires[0] ?? now).toISOString()}`,
         )

@@ -317,6 +317,58 @@ describe('missed fires after an outage (injected clock)', () => {
     const stored = await adapters.storage.getJob('default/default', 'cron:m-run-all:2026-05-01T12:08:00.000Z')
     expect(stored).not.toBeNull()
   })
+  it('after an outage of more than a million intervals, the due fire (and the kept missed ones) still run', async () => {
+    for (const missedFire of ['skip', 'run-once'] as const) {
+      const adapters = memoryAdapter()
+      let now = T0
+      let handle!: ReturnType<typeof cron>
+      const define = (rt: OqronRuntime) => {
+        handle = cron({
+          name: `long-${missedFire}`,
+          every: '1s',
+          missedFire,
+          runtime: rt,
+          handler: async () => {},
+        })
+      }
+      const first = await node(adapters, define, () => now)
+      await handle.tick()
+      await first.stop()
+      // 20 days (1.7 million fires of an every-1s cron) later, 500 ms after a fire.
+      now = T0 + 20 * 86_400_000 + 500
+      await node(adapters, define, () => now)
+      await handle.tick()
+      const page = await adapters.storage.listJobs('default/default', {
+        queue: `cron:long-${missedFire}`,
+        limit: 100,
+      })
+      const fired = page.jobs.map((j) => (j.data as { fireAt: string }).fireAt).sort()
+      const due = now - 500
+      // With the default misfireGraceMs (20 s) the fires of the last 20 s are due; run-once adds the one before.
+      const expected = Array.from({ length: 20 }, (_, i) => new Date(due - (19 - i) * 1_000).toISOString())
+      expect(fired.slice(-1)).toEqual([new Date(due).toISOString()])
+      expect(fired).toEqual(
+        missedFire === 'skip' ? expected : [new Date(due - 20_000).toISOString(), ...expected],
+      )
+      expect(await handle.tick()).toMatchObject({ fired: [], dropped: [] })
+    }
+    // Missed fires and none due: the last fire time still moves past the ones dropped.
+    const adapters = memoryAdapter()
+    let now = T0
+    let handle!: ReturnType<typeof cron>
+    const define = (rt: OqronRuntime) => {
+      handle = cron({ name: 'hourly', every: '1h', runtime: rt, handler: async () => {} })
+    }
+    const first = await node(adapters, define, () => now)
+    await handle.tick()
+    await first.stop()
+    now = T0 + 5.5 * 3_600_000
+    await node(adapters, define, () => now)
+    expect(await handle.tick()).toMatchObject({ fired: [], dropped: [] })
+    expect(await adapters.storage.getState<number>('default/default', 'cron:hourly:last')).toBeGreaterThan(
+      T0 + 5 * 3_600_000,
+    )
+  })
 })
 
 describe('time zones', () => {
