@@ -21,7 +21,12 @@ export class MemoryStorage implements StorageAdapter {
 
   async listJobs(ns: string, query: ListQuery): Promise<JobPage> {
     const space = this.store.ns(ns)
-    const limit = Math.min(Math.max(1, Math.floor(query.limit)), 1000)
+    const limit = query.limit
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new OqronConfigError(`listJobs limit must be an integer from 1 to 1000, got ${limit}.`, {
+        field: 'limit',
+      })
+    }
     const order = space.order
     let from = order.length - 1
     if (query.cursor) {

@@ -6,6 +6,21 @@ import { addJob, claimOne } from './helpers.js'
 
 export const storageChecks: ContractCheck[] = [
   {
+    id: 'storage.list-bad-limit',
+    title: 'listJobs() refuses a limit that is not an integer from 1 to 1000 with OqronConfigError',
+    async run(t) {
+      await addJob(t)
+      for (const limit of [Number.NaN, 0, -1, 1.5, 1001, Number.POSITIVE_INFINITY]) {
+        await assert.rejects(
+          () => t.adapters.storage.listJobs(t.ns, { queue: t.queue, limit }),
+          (error: Error) => error.name === 'OqronConfigError',
+          `listJobs with limit ${limit}: OqronConfigError`,
+        )
+      }
+      assert.equal((await t.adapters.storage.listJobs(t.ns, { queue: t.queue, limit: 1000 })).jobs.length, 1)
+    },
+  },
+  {
     id: 'storage.get-missing',
     title: 'getJob() of an unknown id returns null',
     async run(t) {
