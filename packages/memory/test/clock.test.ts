@@ -1,20 +1,7 @@
 import type { NewJob } from '@oqronkit/core'
 import { describe, expect, it } from 'vitest'
 import { memoryAdapter } from '../src/index.js'
-
-const ns = 'p/e'
-const job = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  id,
-  queue: 'q',
-  data: { id },
-  delayMs: 0,
-  priority: 0,
-  lifo: false,
-  maxAttempts: 3,
-  guaranteed: true,
-  disabledBehavior: 'hold',
-  ...extra,
-})
+import { job, ns } from './helpers.js'
 
 describe('memory adapter with an injected clock', () => {
   it('judges leases, delays and locks by its own clock, not Date.now()', async () => {

@@ -1,19 +1,8 @@
 import type { NewJob } from '@oqronkit/core'
 import { describe, expect, it } from 'vitest'
 import { memoryAdapter } from '../src/index.js'
+import { job, ns } from './helpers.js'
 
-const ns = 'p/e'
-const job = (id: string): NewJob => ({
-  id,
-  queue: 'q',
-  data: null,
-  delayMs: 0,
-  priority: 0,
-  lifo: false,
-  maxAttempts: 3,
-  guaranteed: true,
-  disabledBehavior: 'hold',
-})
 const name = (i: number) => `j${String(i).padStart(3, '0')}`
 
 describe('memory adapter: listJobs cursors', () => {

@@ -1,20 +1,8 @@
 import type { NewJob } from '@oqronkit/core'
 import { describe, expect, it } from 'vitest'
 import { memoryAdapter } from '../src/index.js'
+import { job, ns } from './helpers.js'
 
-const ns = 'p/e'
-const job = (id: string, extra: Partial<NewJob> = {}): NewJob => ({
-  id,
-  queue: 'q',
-  data: { id },
-  delayMs: 0,
-  priority: 0,
-  lifo: false,
-  maxAttempts: 3,
-  guaranteed: true,
-  disabledBehavior: 'hold',
-  ...extra,
-})
 const claim = { workerId: 'w', limit: 1, leaseMs: 60_000 }
 const failForGood = { error: { name: 'Error', message: 'x' }, retryDelayMs: null }
 
