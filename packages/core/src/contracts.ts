@@ -1,6 +1,15 @@
 import { OqronConfigError } from './errors.js'
 import type { AddResult, JobError, JobRecord, JobStatus, NewJob, TimelineEntry } from './job.js'
 
+/** For adapters and the manager: throws `OqronConfigError` unless `limit` is a page size, an integer from 1 to 1000. */
+export function assertPageLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new OqronConfigError(`listJobs limit must be an integer from 1 to 1000, got ${String(limit)}.`, {
+      field: 'limit',
+    })
+  }
+}
+
 /**
  * For adapters: throws `OqronConfigError` (field `field`) unless `ms` is a finite number > 0, a lease or lock
  * length a backend can store and compare. NaN would make a lease that never counts as live nor as expired,

@@ -1,4 +1,4 @@
-import type { JobPage } from './contracts.js'
+import { assertPageLimit, type JobPage } from './contracts.js'
 import { JobNotFoundError, JobStateError, OqronConfigError } from './errors.js'
 import { JOB_STATUSES, type JobRecord, type JobStatus } from './job.js'
 import type { OqronConfig } from './runtime.js'
@@ -36,9 +36,7 @@ export class OqronManager {
 
   async listJobs(options: ListJobsOptions = {}): Promise<JobPage> {
     const limit = options.limit ?? 50
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new OqronConfigError('limit must be an integer from 1 to 1000.', { field: 'limit' })
-    }
+    assertPageLimit(limit)
     if (options.status !== undefined && !JOB_STATUSES.includes(options.status)) {
       throw new OqronConfigError(`status must be one of ${JOB_STATUSES.join(', ')}.`, { field: 'status' })
     }

@@ -1,4 +1,5 @@
 import {
+  assertPageLimit,
   JOB_STATUSES,
   type JobPage,
   type JobRecord,
@@ -22,11 +23,7 @@ export class MemoryStorage implements StorageAdapter {
   async listJobs(ns: string, query: ListQuery): Promise<JobPage> {
     const space = this.store.ns(ns)
     const limit = query.limit
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new OqronConfigError(`listJobs limit must be an integer from 1 to 1000, got ${limit}.`, {
-        field: 'limit',
-      })
-    }
+    assertPageLimit(limit)
     const order = space.order
     let from = order.length - 1
     if (query.cursor) {

@@ -1,4 +1,3 @@
-import type { NewJob } from '@oqronkit/core'
 import { describe, expect, it } from 'vitest'
 import { memoryAdapter } from '../src/index.js'
 import { job, ns } from './helpers.js'

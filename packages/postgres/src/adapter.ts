@@ -3,6 +3,8 @@ import {
   AdapterError,
   type AddResult,
   assertDurationMs,
+  assertPageLimit,
+  assertSerializable,
   Batcher,
   type BrokerAdapter,
   type ClaimRequest,
@@ -23,6 +25,8 @@ import {
   type StallOutcome,
   type StallScanRequest,
   type StorageAdapter,
+  storableText,
+  type TextCheck,
   TIMELINE_LIMIT,
   type TimelineEntry,
   UnserializableDataError,
@@ -135,31 +139,22 @@ function completionInput<T extends { id: string }>(items: T[], rest: (item: T) =
   return JSON.stringify(input)
 }
 
-/** A NUL character or a lone UTF-16 surrogate: fine in a JavaScript string and in JSON text, refused by `jsonb`. */
-const NOT_IN_JSONB = /[\0\p{Cs}]/u
-const NOT_IN_JSONB_ALL = /[\0\p{Cs}]/gu
+/** Core's check of JSON text for what `jsonb` refuses although JSON carries it: a NUL character, a lone surrogate. */
+const jsonbRefuses: TextCheck = (text) =>
+  /[\0\p{Cs}]/u.test(text)
+    ? 'holds a NUL character or a lone UTF-16 surrogate, which PostgreSQL cannot store in jsonb'
+    : null
 
-/** The path of the first string (or key) in `value` that `jsonb` cannot store, or null. `value` has no cycles. */
-function notInJsonb(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return NOT_IN_JSONB.test(value) ? path : null
-  if (value === null || typeof value !== 'object' || value instanceof Date) return null
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = notInJsonb(value[i], `${path}[${i}]`)
-      if (found !== null) return found
-    }
+/** The UnserializableDataError naming the first value of `value` (at `path`) that `jsonb` refuses, or null. */
+function unstorable(value: unknown, path: string): UnserializableDataError | null {
+  try {
+    assertSerializable(value, path, jsonbRefuses)
     return null
+  } catch (error) {
+    if (error instanceof UnserializableDataError) return error
+    throw error
   }
-  for (const [key, v] of Object.entries(value)) {
-    if (NOT_IN_JSONB.test(key)) return `${path}.${key}`
-    const found = notInJsonb(v, `${path}.${key}`)
-    if (found !== null) return found
-  }
-  return null
 }
-
-const NOT_IN_JSONB_REASON =
-  'holds a NUL character or a lone UTF-16 surrogate, which PostgreSQL cannot store in jsonb'
 
 /** PostgreSQL refused a JSON input: `\u0000` (SQLSTATE 22P05) or a lone surrogate escape (22P02). */
 const jsonbRefused = (error: unknown) => {
@@ -181,19 +176,17 @@ async function storableOnly<T extends { result: unknown }, R>(
     return await run(items)
   } catch (error) {
     if (!jsonbRefused(error)) throw error
-    const bad = items.map((it) => notInJsonb(it.result, 'result'))
-    if (bad.every((path) => path === null)) throw error
+    const bad = items.map((it) => unstorable(it.result, 'result'))
+    if (bad.every((refused) => refused === null)) throw error
     const rest = items.filter((_, i) => bad[i] === null)
     const done = rest.length > 0 ? await run(rest) : []
     let k = 0
-    return bad.map((path) =>
-      path === null ? done[k++]! : new UnserializableDataError(path, NOT_IN_JSONB_REASON),
-    )
+    return bad.map((refused) => refused ?? done[k++]!)
   }
 }
 
 /**
- * An add whose data `jsonb` refused (see NOT_IN_JSONB) as UnserializableDataError naming the first such value,
+ * An add whose data `jsonb` refused (see jsonbRefuses) as UnserializableDataError naming the first such value,
  * the path core's own check uses (`data`, or `[i].data` in a bulk). Such an add stored nothing: its statement
  * failed whole (inside a caller's transaction, that transaction is aborted, as by any failed statement).
  */
@@ -203,8 +196,8 @@ async function storableData<R>(jobs: NewJob[], bulk: boolean, run: () => Promise
   } catch (error) {
     if (!jsonbRefused(error)) throw error
     for (const [i, job] of jobs.entries()) {
-      const path = notInJsonb(job.data, bulk ? `[${i}].data` : 'data')
-      if (path !== null) throw new UnserializableDataError(path, NOT_IN_JSONB_REASON)
+      const refused = unstorable(job.data, bulk ? `[${i}].data` : 'data')
+      if (refused) throw refused
     }
     throw error
   }
@@ -763,13 +756,12 @@ export function postgresAdapter(
     },
 
     async fail(ns, id, token, request: FailRequest) {
-      // What jsonb cannot store (see NOT_IN_JSONB) becomes U+FFFD: an error is for people to read, and one
-      // PostgreSQL refused could never be recorded — the job would stall and re-run past its maxAttempts.
-      const text = (s: string) => s.replace(NOT_IN_JSONB_ALL, '\ufffd')
+      // What jsonb cannot store becomes U+FFFD (core's toJobError already sends it so; this is for any other
+      // caller): an error PostgreSQL refused could never be recorded, and the job would stall and run again.
       const error = JSON.stringify({
-        name: text(request.error.name),
-        message: text(request.error.message),
-        ...(request.error.stack === undefined ? {} : { stack: text(request.error.stack) }),
+        name: storableText(request.error.name),
+        message: storableText(request.error.message),
+        ...(request.error.stack === undefined ? {} : { stack: storableText(request.error.stack) }),
       })
       const delay = request.retryDelayMs === null ? null : Math.max(0, request.retryDelayMs)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
@@ -856,11 +848,7 @@ export function postgresAdapter(
 
     async listJobs(ns, query: ListQuery): Promise<JobPage> {
       const limit = query.limit
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        throw new OqronConfigError(`listJobs: limit must be an integer in 1..1000, got ${limit}.`, {
-          field: 'limit',
-        })
-      }
+      assertPageLimit(limit)
       const cursor = query.cursor ?? MAX_BIGINT
       // A seq is a bigint: 19 digits past its largest value would fail in the statement as a backend error.
       if (!/^\d{1,19}$/.test(cursor) || BigInt(cursor) > BigInt(MAX_BIGINT)) {

@@ -208,6 +208,31 @@ describe('retries', () => {
       expect(job.stalledCount).toBe(0)
     })
   }
+
+  it('an error is stored with each NUL character and lone surrogate as U+FFFD, on every backend alike', async () => {
+    // PostgreSQL's jsonb cannot hold them; the engine sends what every backend stores as given, so the record
+    // read back after a retried fail shows the very error the run sent.
+    let q!: ReturnType<typeof queue>
+    const { mgr } = await started((rt) => {
+      q = queue({
+        name: 'odd-text',
+        runtime: rt,
+        retries: { max: 0 },
+        handler: async () => {
+          const error = new Error('bad \u0000 byte and \ud800 half')
+          error.name = 'Odd\u0000Error'
+          throw error
+        },
+      })
+    })
+    await q.add({}, { jobId: 'odd-text' })
+    const job = await waitFor(async () => {
+      const j = await mgr.getJob('odd-text')
+      return j?.status === 'failed' ? j : null
+    }, 2_000)
+    expect(job.error).toMatchObject({ name: 'Odd\ufffdError', message: 'bad \ufffd byte and \ufffd half' })
+    expect(job.error!.stack).not.toMatch(/\0/)
+  })
 })
 
 describe('retention', () => {

@@ -1,4 +1,5 @@
 import {
+  assertPageLimit,
   JOB_STATUSES,
   type JobPage,
   type JobRecord,
@@ -61,11 +62,7 @@ export class RedisStorage implements StorageAdapter {
    */
   async listJobs(ns: string, query: ListQuery): Promise<JobPage> {
     const { limit, status } = query
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-      throw new OqronConfigError(`listJobs limit must be an integer from 1 to 1000, got ${limit}.`, {
-        field: 'limit',
-      })
-    }
+    assertPageLimit(limit)
     if (status !== undefined && !JOB_STATUSES.includes(status)) {
       throw new OqronConfigError(`listJobs status must be one of ${JOB_STATUSES.join(', ')}.`, {
         field: 'status',

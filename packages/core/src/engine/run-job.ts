@@ -2,15 +2,25 @@ import type { CompleteOptions } from '../contracts.js'
 import { JobCancelledError, LeaseLostError, UnserializableDataError } from '../errors.js'
 import type { JobError, JobRecord } from '../job.js'
 import { retryDelay } from '../options.js'
-import { assertSerializable } from '../serialize.js'
+import { assertSerializable, storableText } from '../serialize.js'
 import { HeartbeatWorker } from './heartbeat.js'
 import type { ConsumerDefinition, EngineContext, JobContext, LogLevel } from './types.js'
 
 const REMOVE: CompleteOptions = Object.freeze({ remove: true })
 
+/**
+ * What a run's failure stores: name, message and stack as text every backend keeps as given (`storableText`), so
+ * the record read back after a retried fail shows the very error this run sent.
+ */
 export function toJobError(error: unknown): JobError {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack }
-  return { name: 'Error', message: typeof error === 'string' ? error : describe(error) }
+  if (error instanceof Error) {
+    return {
+      name: storableText(error.name),
+      message: storableText(error.message),
+      stack: error.stack === undefined ? undefined : storableText(error.stack),
+    }
+  }
+  return { name: 'Error', message: storableText(typeof error === 'string' ? error : describe(error)) }
 }
 
 /**
