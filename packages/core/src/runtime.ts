@@ -413,11 +413,17 @@ export class OqronRuntime {
     consumer.start()
   }
 
-  /** Abort a locally running job that was cancelled on any node. */
+  /**
+   * Abort a locally running job that was cancelled on any node. True if this runtime runs the job and has
+   * reported the cancellation (now, or already: the manager's local abort and the broker's notification of the
+   * same cancel both arrive here, and `cancelled` is emitted once).
+   */
   abortCancelled(jobId: string): boolean {
     for (const consumer of this.consumers.values()) {
       const run = consumer.runs.get(jobId)
-      if (run && !run.aborted) {
+      if (!run) continue
+      if (run.cancelled) return true
+      if (!run.aborted) {
         run.abort(new JobCancelledError(jobId))
         this.events.emit('cancelled', { jobId, queue: run.job.queue })
         return true

@@ -115,6 +115,11 @@ export class JobRun {
     return this.abortReason !== null
   }
 
+  /** Aborted because the job was cancelled. */
+  get cancelled(): boolean {
+    return this.abortReason instanceof JobCancelledError
+  }
+
   /** The handler's signal; aborted already if the run was, with the same reason. */
   get signal(): AbortSignal {
     if (this.controller === null) {
