@@ -1,4 +1,4 @@
-import type { CompleteOptions } from '../contracts.js'
+import type { CompleteOptions, RenewOutcome } from '../contracts.js'
 import { JobCancelledError, LeaseLostError, UnserializableDataError } from '../errors.js'
 import type { JobError, JobRecord } from '../job.js'
 import { retryDelay } from '../options.js'
@@ -256,7 +256,7 @@ export class JobRun {
     }
     if (!completed && retried) completed = await this.completedByUs(options === REMOVE)
     if (completed) engine.events.emit('completed', { job, result })
-    else this.stale('completion rejected')
+    else await this.refused('completion rejected')
   }
 
   /**
@@ -312,7 +312,36 @@ export class JobRun {
     if (applied) {
       if (delayMs === null) engine.events.emit('failed', { job, error, final: true })
       else engine.events.emit('retrying', { job, error, delayMs })
-    } else this.stale('failure rejected')
+    } else await this.refused('failure rejected')
+  }
+
+  /**
+   * A settle was refused. A job cancelled meanwhile keeps its tombstone and was never this run's to settle: that
+   * is a cancellation (the notification may not have come yet, so ask the backend), not a stale write.
+   */
+  private async refused(reason: string): Promise<void> {
+    if (this.cancelled) return
+    // A run that already knows its lease is gone has nothing to ask.
+    if (!this.aborted && (await this.currentOutcome()) === 'cancelled') {
+      this.abort(new JobCancelledError(this.job.id))
+      return
+    }
+    this.stale(reason)
+  }
+
+  /** What the backend says of this run's token; null if it cannot say. Fenced: a token not live changes nothing. */
+  private async currentOutcome(): Promise<RenewOutcome | null> {
+    const { engine, job } = this
+    try {
+      return await engine.adapters.broker.renew(
+        engine.ns,
+        job.id,
+        this.token,
+        this.definition.options.lockTtlMs,
+      )
+    } catch {
+      return null
+    }
   }
 
   /**
