@@ -105,3 +105,51 @@ describe('stop() past its timeout while a completion that claims the next job is
     expect(b?.attempts).toBe(0)
   })
 })
+
+/** A memory adapter whose first `complete` waits for `apply` before it acts; `sent` resolves when it is called. */
+function heldFirstComplete() {
+  const adapters = memoryAdapter()
+  const sent = deferred()
+  const apply = deferred()
+  const complete = adapters.broker.complete.bind(adapters.broker)
+  // Plain complete, so the hold applies to the completion.
+  adapters.broker.completeAndClaim = undefined
+  let calls = 0
+  adapters.broker.complete = async (...args: Parameters<typeof complete>) => {
+    if (calls++ === 0) {
+      sent.resolve()
+      await apply.promise
+    }
+    return complete(...args)
+  }
+  return { adapters, sent, apply }
+}
+
+describe('stop() past its timeout while a completion is on its way', () => {
+  it('lets that completion land instead of giving the finished job back to run again', async () => {
+    const { adapters, sent, apply } = heldFirstComplete()
+    const rt = node()
+    let runs = 0
+    const q = queue({
+      name: 'stop-settling',
+      runtime: rt,
+      handler: async () => {
+        runs++
+        return 'charged'
+      },
+    })
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 20 } })
+    const mgr = OqronManager.from(rt.getConfig())
+    await q.add({}, { jobId: 'inv-1' })
+    // The handler has returned; its completion has not reached the backend when the shutdown timeout passes.
+    await sent.promise
+    await rt.stop()
+    apply.resolve()
+    await waitFor(async () => (await mgr.getJob('inv-1'))?.status !== 'active', 2_000, 'the completion')
+    const job = await mgr.getJob('inv-1')
+    expect(job?.status).toBe('completed')
+    expect(job?.result).toBe('charged')
+    expect(job?.attempts).toBe(1)
+    expect(runs).toBe(1)
+  })
+})

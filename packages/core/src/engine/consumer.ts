@@ -72,11 +72,14 @@ export class QueueConsumer {
   /**
    * Give back every unfinished job at once so another node can take it (invariant 7). Without `runs` (the end
    * of shutdown) the consumer is closed too: a job a completion still on its way claims is given back as well.
+   * A run whose handler has ended is left to its settle, which is on its way: released, its result would be
+   * lost if the release overtook the completion, and the job would run again.
    */
   async releaseAll(runs?: JobRun[]): Promise<void> {
     if (runs === undefined) this.closed = true
     await Promise.all(
       (runs ?? [...this.runs.values()]).map(async (run) => {
+        if (run.settling) return
         run.released = true
         run.abort(new ShutdownError())
         await this.release(run.job)

@@ -51,6 +51,11 @@ export class JobRun {
   private abortReason: Error | null = null
   /** Set when shutdown gave the job back: the run must not settle it any more. */
   released = false
+  /**
+   * Set once the handler has ended and the run settles the job (not released first): shutdown must not give it
+   * back then, or a release that overtakes the completion would throw the finished run's result away.
+   */
+  settling = false
   readonly done: Promise<void>
   private heartbeat: HeartbeatWorker | null = null
   private deadline: unknown = null
@@ -191,6 +196,7 @@ export class JobRun {
     if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
     this.onHandlerEnd?.()
     if (this.released) return
+    this.settling = true
     const reason = this.abortReason
     // A cancelled job already has its tombstone; nothing of this run may be written.
     if (reason instanceof JobCancelledError) return
