@@ -1,4 +1,4 @@
-import { OqronManager } from '@oqronkit/core'
+import { OqronManager, realTimers, type TimerHost } from '@oqronkit/core'
 import { memoryAdapter } from '@oqronkit/memory'
 import { describe, expect, it } from 'vitest'
 import { queue } from '../src/index.js'
@@ -152,4 +152,68 @@ describe('stop() past its timeout while a completion is on its way', () => {
     expect(job?.attempts).toBe(1)
     expect(runs).toBe(1)
   })
+})
+
+/** Timers that count the ones set and not yet cleared (a timeout that fired counts as cleared). */
+function countingTimers() {
+  const live = new Set<unknown>()
+  const timers: TimerHost = {
+    setTimeout(fn, ms) {
+      const handle: unknown = realTimers.setTimeout(() => {
+        live.delete(handle)
+        fn()
+      }, ms)
+      live.add(handle)
+      return handle
+    },
+    clearTimeout(handle) {
+      live.delete(handle)
+      realTimers.clearTimeout(handle)
+    },
+    setInterval(fn, ms) {
+      const handle = realTimers.setInterval(fn, ms)
+      live.add(handle)
+      return handle
+    },
+    clearInterval(handle) {
+      live.delete(handle)
+      realTimers.clearInterval(handle)
+    },
+  }
+  return { timers, live }
+}
+
+describe('stop() past its timeout with a handler that ignores its signal', () => {
+  for (const guaranteedWorker of [true, false]) {
+    it(`leaves none of the run's timers running (guaranteedWorker: ${guaranteedWorker})`, async () => {
+      const { timers, live } = countingTimers()
+      const rt = node()
+      const started = deferred<AbortSignal>()
+      const q = queue({
+        name: `stop-stubborn-${guaranteedWorker}`,
+        runtime: rt,
+        guaranteedWorker,
+        heartbeatMs: 50,
+        lockTtlMs: 10_000,
+        handler: async (ctx) => {
+          started.resolve(ctx.signal)
+          await new Promise(() => {}) // never returns, whatever its signal says
+        },
+      })
+      await rt.init({
+        adapters: memoryAdapter(),
+        logger: quiet,
+        timers,
+        shutdown: { signals: false, timeoutMs: 20 },
+      })
+      const mgr = OqronManager.from(rt.getConfig())
+      await q.add({}, { jobId: 'stubborn' })
+      const signal = await started.promise
+      await rt.stop()
+      expect(signal.aborted).toBe(true)
+      expect((await mgr.getJob('stubborn'))?.status).toBe('waiting')
+      // The heartbeat (or the at-most-once deadline) of a run given back at shutdown is stopped with it.
+      expect(live.size).toBe(0)
+    })
+  }
 })

@@ -137,8 +137,18 @@ export class JobRun {
   abort(reason: Error): void {
     if (this.abortReason !== null) return
     this.abortReason = reason
+    // An aborted run renews nothing and has no deadline left to enforce; its handler may go on ignoring its
+    // signal (even past stop()), but no timer of ours goes on with it.
+    this.stopClocks()
     this.controller?.abort(reason)
     this.openGate()
+  }
+
+  /** Stop the heartbeat (or the at-most-once deadline). */
+  private stopClocks(): void {
+    this.heartbeat?.stop()
+    if (this.deadline !== null) this.engine.timers.clearTimeout(this.deadline)
+    this.deadline = null
   }
 
   private async run(deferred: boolean): Promise<void> {
@@ -173,8 +183,7 @@ export class JobRun {
       if (!this.started) {
         // Aborted while waiting (cancelled, lease lost, released at shutdown): the handler never ran, and
         // whoever aborted it wrote what there is to write.
-        this.heartbeat?.stop()
-        if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
+        this.stopClocks()
         return
       }
     }
@@ -192,8 +201,7 @@ export class JobRun {
       // consumer is not told of the end (onHandlerEnd) of a run it does not hold yet.
       await undefined
     }
-    this.heartbeat?.stop()
-    if (this.deadline !== null) engine.timers.clearTimeout(this.deadline)
+    this.stopClocks()
     this.onHandlerEnd?.()
     if (this.released) return
     this.settling = true
