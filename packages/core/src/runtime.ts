@@ -106,6 +106,8 @@ export class OqronRuntime {
   private readonly startHooks = new Set<(config: OqronConfig) => Promise<void> | void>()
   private unsubscribeCancel: (() => Promise<void>) | null = null
   private stopping: Promise<void> | null = null
+  /** The `init()` under way (opening adapters, starting consumers, running module start hooks), if any. */
+  private initializing: Promise<void> | null = null
   private signalHandler: ((signal: NodeJS.Signals) => void) | null = null
   private shutdown: Required<ShutdownOptions> = { ...runtimeDefaults.shutdown }
   private logger: Logger = consoleLogger
@@ -149,6 +151,16 @@ export class OqronRuntime {
     if (this.state !== 'idle') {
       throw new OqronConfigError('This runtime is already initialized; call stop() before init() again.')
     }
+    const initializing = this.doInit(options)
+    this.initializing = initializing
+    try {
+      await initializing
+    } finally {
+      if (this.initializing === initializing) this.initializing = null
+    }
+  }
+
+  private async doInit(options: RuntimeOptions): Promise<void> {
     const project = options.project ?? runtimeDefaults.project
     const environment = options.environment ?? runtimeDefaults.environment
     for (const [field, value] of [
@@ -236,9 +248,19 @@ export class OqronRuntime {
    * run module stop hooks (locks, leaders), stop listening, close adapters no other runtime uses.
    */
   stop(): Promise<void> {
-    if (this.state === 'idle') return this.stopping ?? Promise.resolve()
-    if (!this.stopping) this.stopping = this.doStop().finally(() => (this.stopping = null))
+    if (this.state === 'idle' && !this.initializing) return this.stopping ?? Promise.resolve()
+    if (!this.stopping) this.stopping = this.stopAfterInit().finally(() => (this.stopping = null))
     return this.stopping
+  }
+
+  /**
+   * A stop() that comes while init() is under way (a signal during start-up) waits for it, then stops what it
+   * started: torn down under init's feet, the runtime would be left running with its engine gone.
+   */
+  private async stopAfterInit(): Promise<void> {
+    if (this.initializing) await this.initializing.catch(() => {})
+    if (this.state === 'idle') return
+    await this.doStop()
   }
 
   private async doStop(): Promise<void> {

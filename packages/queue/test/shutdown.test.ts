@@ -217,3 +217,29 @@ describe('stop() past its timeout with a handler that ignores its signal', () =>
     })
   }
 })
+
+describe('stop() called while init() is still opening the adapters', () => {
+  it('waits for init() and then stops the runtime, instead of throwing and leaving it running', async () => {
+    const adapters = memoryAdapter()
+    const opened = deferred()
+    const slowOpen = { ...adapters, open: () => opened.promise }
+    const rt = node()
+    const ran: string[] = []
+    queue({ name: 'stop-during-init', runtime: rt, handler: async (ctx) => void ran.push(ctx.id) })
+    const initializing = rt.init({ adapters: slowOpen, logger: quiet, shutdown: { signals: false } })
+    const stopping = rt.stop()
+    opened.resolve()
+    await initializing
+    await stopping
+    expect(rt.isRunning).toBe(false)
+    // Stopped for good: nothing consumes any more, and the runtime can be started again.
+    const other = node()
+    const q = queue({ name: 'stop-during-init', runtime: other })
+    await other.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    await q.add({}, { jobId: 'after-stop' })
+    expect((await OqronManager.from(other.getConfig()).getJob('after-stop'))?.status).toBe('waiting')
+    expect(ran).toEqual([])
+    await rt.init({ adapters, logger: quiet, shutdown: { signals: false } })
+    expect(rt.isRunning).toBe(true)
+  })
+})
