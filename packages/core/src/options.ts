@@ -157,7 +157,8 @@ export function resolveWorkOptions(
       field: `${where}.retries.strategy`,
     })
   }
-  if (typeof retries.jitter !== 'number' || retries.jitter < 0 || retries.jitter > 1) {
+  // Written as a range check NaN fails too: a NaN jitter would make every retry delay NaN.
+  if (typeof retries.jitter !== 'number' || !(retries.jitter >= 0 && retries.jitter <= 1)) {
     throw new OqronConfigError(`${where}.retries.jitter must be between 0 and 1.`, {
       field: `${where}.retries.jitter`,
     })

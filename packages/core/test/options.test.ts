@@ -52,6 +52,12 @@ describe('resolveWorkOptions', () => {
     }
   })
 
+  it('refuses a retries.jitter of NaN instead of making every retry delay NaN', () => {
+    expect(() => resolveWorkOptions('q', { retries: { jitter: Number.NaN } }, {}, () => {})).toThrow(
+      expect.objectContaining({ name: 'OqronConfigError', field: 'q.retries.jitter' }),
+    )
+  })
+
   it('maps retention shorthands', () => {
     const r = resolveWorkOptions(
       'q',
