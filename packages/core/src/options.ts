@@ -148,6 +148,14 @@ export function resolveWorkOptions(
       `${where}: lockTtlMs (${lockTtlMs}) is under 3 × heartbeatMs (${heartbeatMs}); one slow renewal may let the job be recovered while it still runs.`,
     )
   }
+  const given: unknown = options.retries
+  if (given !== undefined && (given === null || typeof given !== 'object' || Array.isArray(given))) {
+    // Spread, a number or a string would vanish into the defaults: `retries: 5` would run with 3.
+    throw new OqronConfigError(
+      `${where}.retries must be an object such as { max: 3 } (no retries: { max: 0 }), got ${JSON.stringify(given)}.`,
+      { field: `${where}.retries` },
+    )
+  }
   const retries = { ...retryDefaults, ...stripUndefined(options.retries ?? {}) }
   positiveInt(retries.max, `${where}.retries.max`, true)
   positiveInt(retries.baseDelay, `${where}.retries.baseDelay`, true)

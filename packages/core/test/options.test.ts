@@ -58,6 +58,14 @@ describe('resolveWorkOptions', () => {
     )
   })
 
+  it('refuses a retries option that is not an object instead of running with the default policy', () => {
+    for (const retries of [5, 0, 'none', false, null, []]) {
+      expect(() => resolveWorkOptions('q', { retries } as never, {}, () => {})).toThrow(
+        expect.objectContaining({ name: 'OqronConfigError', field: 'q.retries' }),
+      )
+    }
+  })
+
   it('maps retention shorthands', () => {
     const r = resolveWorkOptions(
       'q',
