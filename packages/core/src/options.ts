@@ -1,5 +1,6 @@
 import { OqronConfigError } from './errors.js'
 import type { DisabledBehavior } from './job.js'
+import { assertTimerMs } from './timer-limit.js'
 
 export type RetryStrategy = 'fixed' | 'exponential'
 
@@ -134,8 +135,12 @@ export function resolveWorkOptions(
   warn: (message: string) => void,
 ): ResolvedWorkOptions {
   const merged = { ...workDefaults, ...moduleDefaults, ...stripUndefined(options) }
-  const heartbeatMs = positiveInt(merged.heartbeatMs, `${where}.heartbeatMs`)
-  const lockTtlMs = positiveInt(merged.lockTtlMs, `${where}.lockTtlMs`)
+  // Each is the delay of an engine timer (heartbeat interval, lease deadline, stall scan interval).
+  const heartbeatMs = assertTimerMs(
+    positiveInt(merged.heartbeatMs, `${where}.heartbeatMs`),
+    `${where}.heartbeatMs`,
+  )
+  const lockTtlMs = assertTimerMs(positiveInt(merged.lockTtlMs, `${where}.lockTtlMs`), `${where}.lockTtlMs`)
   if (lockTtlMs <= heartbeatMs) {
     throw new OqronConfigError(
       `${where}: lockTtlMs (${lockTtlMs}) must be greater than heartbeatMs (${heartbeatMs}), or every lease expires before it is renewed. Use at least 3 × heartbeatMs.`,
@@ -197,8 +202,8 @@ export function resolveWorkOptions(
     prefetch,
     retries,
     maxStalledCount: positiveInt(merged.maxStalledCount, `${where}.maxStalledCount`, true),
-    stallIntervalMs: positiveInt(
-      options.stallIntervalMs ?? Math.min(1_000, heartbeatMs),
+    stallIntervalMs: assertTimerMs(
+      positiveInt(options.stallIntervalMs ?? Math.min(1_000, heartbeatMs), `${where}.stallIntervalMs`),
       `${where}.stallIntervalMs`,
     ),
     removeOnComplete: retention(merged.removeOnComplete, `${where}.removeOnComplete`),

@@ -20,6 +20,7 @@ import {
   OqronConfigError,
 } from './errors.js'
 import { type OqronEventName, type OqronListener, TypedEmitter } from './events.js'
+import { assertTimerMs } from './timer-limit.js'
 import { realTimers, type TimerHost } from './timers.js'
 
 export interface ShutdownOptions {
@@ -182,10 +183,13 @@ export class OqronRuntime {
         field: 'shutdown.timeoutMs',
       })
     }
+    // "Wait for ever" as Number.MAX_SAFE_INTEGER would otherwise fire at once and release every job.
+    assertTimerMs(timeoutMs, 'shutdown.timeoutMs')
     const pollIntervalMs = options.pollIntervalMs ?? runtimeDefaults.pollIntervalMs
     if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 1) {
       throw new OqronConfigError('pollIntervalMs must be a positive integer.', { field: 'pollIntervalMs' })
     }
+    assertTimerMs(pollIntervalMs, 'pollIntervalMs')
     const adapters = options.adapters ?? defaultAdapterFactory?.()
     if (!adapters) {
       throw new OqronConfigError(

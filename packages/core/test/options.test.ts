@@ -66,6 +66,21 @@ describe('resolveWorkOptions', () => {
     }
   })
 
+  it("refuses timer lengths past Node's limit (2147483647 ms), which Node would fire after 1 ms", () => {
+    const tooLong = 2 ** 31
+    const bad: [object, string][] = [
+      [{ heartbeatMs: tooLong, lockTtlMs: 2 * tooLong }, 'q.heartbeatMs'],
+      [{ lockTtlMs: tooLong }, 'q.lockTtlMs'],
+      [{ stallIntervalMs: tooLong }, 'q.stallIntervalMs'],
+    ]
+    for (const [options, field] of bad) {
+      expect(() => resolveWorkOptions('q', options, {}, () => {})).toThrow(
+        expect.objectContaining({ name: 'OqronConfigError', field }),
+      )
+    }
+    expect(resolveWorkOptions('q', { lockTtlMs: 2 ** 31 - 1 }, {}, () => {}).lockTtlMs).toBe(2 ** 31 - 1)
+  })
+
   it('maps retention shorthands', () => {
     const r = resolveWorkOptions(
       'q',
@@ -114,5 +129,19 @@ describe('OqronRuntime', () => {
     const { getConfig, stop } = rt
     expect(() => getConfig()).toThrow(/init\(\) first/)
     await expect(stop()).resolves.toBeUndefined()
+  })
+
+  it("init() refuses a shutdown timeout or poll interval past Node's timer limit, and stays uninitialized", async () => {
+    const rt = new OqronRuntime()
+    // Number.MAX_SAFE_INTEGER as "wait for ever": Node would fire that timer after 1 ms and release every job.
+    for (const [options, field] of [
+      [{ shutdown: { timeoutMs: Number.MAX_SAFE_INTEGER } }, 'shutdown.timeoutMs'],
+      [{ pollIntervalMs: 2 ** 31 }, 'pollIntervalMs'],
+    ] as const) {
+      await expect(rt.init(options)).rejects.toSatisfy(
+        (error) => error instanceof OqronConfigError && error.field === field,
+      )
+      expect(rt.isRunning).toBe(false)
+    }
   })
 })
