@@ -403,9 +403,13 @@ export class OqronRuntime {
     defaults: EnqueueDefaults,
   ): Promise<AddedJob[]> {
     if (!Array.isArray(items)) throw new OqronConfigError('addBulk() takes an array of { data, options }.')
-    const jobs = items.map((item, i) =>
-      toNewJob(queue, item.data, item.options ?? {}, defaults, items.length > 1 ? i : null),
-    )
+    // Array.from visits the holes of a sparse array too (map would skip them and leave holes in `jobs`).
+    const jobs = Array.from(items, (item, i) => {
+      if (item === null || typeof item !== 'object') {
+        throw new OqronConfigError(`addBulk(): item [${i}] must be an object { data, options? }.`)
+      }
+      return toNewJob(queue, item.data, item.options ?? {}, defaults, items.length > 1 ? i : null)
+    })
     if (this.state !== 'running' || !this.engine) throw new NotInitializedError(`add() to "${queue}"`)
     const tx = items[0]?.options?.tx
     if (items.some((item) => item.options?.tx !== tx)) {

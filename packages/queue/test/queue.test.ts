@@ -567,6 +567,19 @@ describe('bad input gets a typed error and changes nothing', () => {
     await expect(q.add({}, { delay: -1 })).rejects.toThrow(/delay/)
   })
 
+  it('addBulk() refuses an item that is not an object with a typed error and stores nothing', async () => {
+    let q!: ReturnType<typeof queue>
+    const { mgr } = await started((rt) => {
+      q = queue({ name: 'bulk-items', runtime: rt })
+    })
+    for (const item of [null, undefined, 'x', 7]) {
+      await expect(q.addBulk([{ data: {}, options: { jobId: 'first' } }, item as never])).rejects.toSatisfy(
+        (error) => error instanceof OqronConfigError && /\[1\]/.test((error as Error).message),
+      )
+    }
+    expect(await mgr.getJob('first')).toBeNull()
+  })
+
   it('add() before init() throws NotInitializedError; definitions before and after init both run', async () => {
     const rt = new OqronRuntime()
     runtimes.push(rt)
