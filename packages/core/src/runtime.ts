@@ -366,10 +366,18 @@ export class OqronRuntime {
     if (this.state === 'running') this.startConsumer(definition)
   }
 
-  /** The engine queue behind a module instance name, if one is registered here. */
+  /**
+   * The engine queue behind a module instance name, if one is registered here. A name that is itself the engine
+   * queue of a registration means that queue: names are unique per kind only, so a queue "cleanup" and a cron
+   * "cleanup" (queue "cron:cleanup") may both exist, and the queue's own handle passes "cleanup".
+   */
   resolveQueue(name: string): string | null {
-    for (const r of this.registrations.values()) if (r.name === name) return r.queue
-    return null
+    let byName: string | null = null
+    for (const r of this.registrations.values()) {
+      if (r.queue === name) return name
+      if (byName === null && r.name === name) byName = r.queue
+    }
+    return byName
   }
 
   /** Run `hook` at every `init()` (now, if already running). Modules use it to start leaders and timers. */

@@ -445,6 +445,29 @@ describe('queue API', () => {
     expect(seen.reason).toBeInstanceOf(JobCancelledError)
   })
 
+  it("a queue's pause, disable and count act on that queue when another kind of module shares its name", async () => {
+    let q!: ReturnType<typeof queue>
+    const { rt } = await started((rt) => {
+      // A module of another kind named like the queue, defined first (a cron "cleanup" runs on queue "cron:cleanup").
+      rt.define({ kind: 'cron', name: 'cleanup', queue: 'cron:cleanup' })
+      q = queue({ name: 'cleanup', runtime: rt })
+    })
+    const { adapters, ns } = rt.getConfig()
+    await q.pause()
+    expect(await adapters.broker.isPaused(ns, 'cleanup')).toBe(true)
+    expect(await adapters.broker.isPaused(ns, 'cron:cleanup')).toBe(false)
+    await q.disable()
+    expect(await adapters.broker.isDisabled(ns, 'cleanup')).toBe(true)
+    expect(await adapters.broker.isDisabled(ns, 'cron:cleanup')).toBe(false)
+    await q.enable()
+    await q.add({}, { jobId: 'c-1' })
+    expect((await q.count()).waiting).toBe(1)
+    // The manager reaches the other module by its engine queue.
+    const mgr = OqronManager.from(rt.getConfig())
+    await mgr.pauseQueue('cron:cleanup')
+    expect(await adapters.broker.isPaused(ns, 'cron:cleanup')).toBe(true)
+  })
+
   it('pages through listJobs with a cursor', async () => {
     let q!: ReturnType<typeof queue>
     const { mgr } = await started((rt) => {
