@@ -190,6 +190,18 @@ export class OqronRuntime {
       throw new OqronConfigError('pollIntervalMs must be a positive integer.', { field: 'pollIntervalMs' })
     }
     assertTimerMs(pollIntervalMs, 'pollIntervalMs')
+    const signals = options.shutdown?.signals ?? true
+    if (typeof signals !== 'boolean') {
+      throw new OqronConfigError(`shutdown.signals must be true or false, got ${JSON.stringify(signals)}.`, {
+        field: 'shutdown.signals',
+      })
+    }
+    const { workerId } = options
+    if (workerId !== undefined && (typeof workerId !== 'string' || workerId.length === 0)) {
+      throw new OqronConfigError('workerId must be a non-empty string.', {
+        field: 'workerId',
+      })
+    }
     const adapters = options.adapters ?? defaultAdapterFactory?.()
     if (!adapters) {
       throw new OqronConfigError(
@@ -199,14 +211,14 @@ export class OqronRuntime {
     }
     this.state = 'starting'
     this.logger = options.logger ?? consoleLogger
-    this.shutdown = { timeoutMs, signals: options.shutdown?.signals ?? true }
+    this.shutdown = { timeoutMs, signals }
     try {
       await openAdapters(adapters)
       const ns = `${project}/${environment}`
       this.engine = {
         adapters,
         ns,
-        workerId: options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+        workerId: workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
         timers: options.timers ?? realTimers,
         events: this.events,
         logger: this.logger,

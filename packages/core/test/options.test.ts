@@ -131,6 +131,21 @@ describe('OqronRuntime', () => {
     await expect(stop()).resolves.toBeUndefined()
   })
 
+  it('init() refuses a shutdown.signals that is not a boolean and a workerId that is not a non-empty string', async () => {
+    const rt = new OqronRuntime()
+    // 'false' from an environment variable is truthy: it would install the signal handlers it meant to keep off.
+    for (const [options, field] of [
+      [{ shutdown: { signals: 'false' } }, 'shutdown.signals'],
+      [{ workerId: '' }, 'workerId'],
+      [{ workerId: 42 }, 'workerId'],
+    ] as const) {
+      await expect(rt.init(options as never)).rejects.toSatisfy(
+        (error) => error instanceof OqronConfigError && error.field === field,
+      )
+      expect(rt.isRunning).toBe(false)
+    }
+  })
+
   it("init() refuses a shutdown timeout or poll interval past Node's timer limit, and stays uninitialized", async () => {
     const rt = new OqronRuntime()
     // Number.MAX_SAFE_INTEGER as "wait for ever": Node would fire that timer after 1 ms and release every job.
