@@ -1,9 +1,22 @@
 import { randomUUID } from 'node:crypto'
-import { assertDurationMs, type LockAdapter } from '@oqronkit/core'
+import { assertDurationMs, type LockAdapter, OqronConfigError } from '@oqronkit/core'
 import { type Backend, guard } from './backend.js'
+
+/**
+ * The longest TTL taken: a whole number of ms Redis' PEXPIRE accepts (past about 9.2e18 ms, or written in
+ * exponent form as JavaScript writes numbers from 1e21, it answers "not an integer or out of range").
+ */
+const MAX_TTL_MS = Number.MAX_SAFE_INTEGER
 
 function ttl(ttlMs: number): number {
   assertDurationMs(ttlMs, 'Lock ttlMs', 'ttlMs')
+  // Checked here: lock-acquire-1.lua writes the lock before its PEXPIRE, so a refused expiry would leave a
+  // lock that never expires and that no token holds.
+  if (ttlMs > MAX_TTL_MS) {
+    throw new OqronConfigError(`Lock ttlMs must be at most ${MAX_TTL_MS} ms, got ${ttlMs}.`, {
+      field: 'ttlMs',
+    })
+  }
   return Math.ceil(ttlMs)
 }
 

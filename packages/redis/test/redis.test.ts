@@ -146,6 +146,33 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     await adapters.close()
   })
 
+  it('lock acquire and renew refuse a ttlMs too large for a Redis expiry with a typed error, taking nothing', async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    const key = `${prefix}:${ns}:lk:leader`
+    for (const ttlMs of [1e20, 1e300]) {
+      await expect(adapters.lock.acquire(ns, 'leader', 'a', ttlMs)).rejects.toMatchObject({
+        name: 'OqronConfigError',
+        field: 'ttlMs',
+      })
+      // Before: PEXPIRE failed after the lock hash was written, which left a lock without expiry that
+      // nobody held and nobody could ever take.
+      expect(await admin.exists(key)).toBe(0)
+    }
+    const token = await adapters.lock.acquire(ns, 'leader', 'b', 60_000)
+    expect(token).toEqual(expect.any(String))
+    await expect(adapters.lock.renew(ns, 'leader', token!, 1e20)).rejects.toMatchObject({
+      name: 'OqronConfigError',
+      field: 'ttlMs',
+    })
+    expect(await adapters.lock.isOwner(ns, 'leader', token!)).toBe(true)
+    const ttl = await admin.pttl(key)
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(60_000)
+    expect(await adapters.lock.release(ns, 'leader', token!)).toBe(true)
+    await adapters.close()
+  })
+
   it('prunes in finishing order among jobs finished in the same millisecond (no tie broken by id)', async () => {
     const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
     const ns = randomNs()
