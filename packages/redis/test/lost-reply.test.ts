@@ -143,6 +143,20 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
       await a.broker.fail(ns, job!.id, job!.token!.replace(/^[^.]*/, 'stale'), { error, retryDelayMs: 0 }),
     ).toBe(false)
   })
+
+  it('lock acquire: the re-sent call reports the lock its first run took, instead of null', async () => {
+    const ns = randomNs()
+    const owner = `owner-${ns}`
+    const losing = proxy.loseReply(loseCommandReply(owner))
+    const token = await a.lock.acquire(ns, 'leader', owner, 60_000)
+    await losing
+    // Before: the re-send found the lock its first run took and answered "held by another": acquire returned
+    // null, and the lock stayed held by a token nobody knew until its TTL ran out (no leader meanwhile).
+    expect(token).toEqual(expect.any(String))
+    expect(await a.lock.isOwner(ns, 'leader', token!)).toBe(true)
+    expect(await a.lock.acquire(ns, 'leader', 'another-owner', 60_000)).toBeNull()
+    expect(await a.lock.release(ns, 'leader', token!)).toBe(true)
+  })
 })
 
 describe.skipIf(!available)(
