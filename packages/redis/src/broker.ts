@@ -573,6 +573,17 @@ export class RedisBroker implements BrokerAdapter {
   }
 
   async recoverStalled(ns: string, queue: string, request: StallScanRequest): Promise<StallOutcome[]> {
+    // Checked here: the script takes each expired job out of the active set before it compares the job's
+    // stalledCount with maxStalledCount, so a missing one failed the script halfway and left the job active
+    // under a dead lease that no later scan finds; a negative LIMIT is no limit to Redis.
+    for (const field of ['maxStalledCount', 'limit'] as const) {
+      const value = request[field]
+      if (!Number.isInteger(value) || value < 0) {
+        throw new OqronConfigError(`recoverStalled ${field} must be an integer >= 0, got ${value}.`, {
+          field,
+        })
+      }
+    }
     const k = this.b.queue(ns, queue)
     return guard('recoverStalled', async () => {
       const raw = (await this.b.run(

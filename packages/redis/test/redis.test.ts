@@ -12,6 +12,7 @@ import {
   REDIS_URL,
   randomNs,
   randomPrefix,
+  redisNow,
   requireRedis,
   sleep,
 } from './helpers.js'
@@ -170,6 +171,37 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     expect(ttl).toBeGreaterThan(0)
     expect(ttl).toBeLessThanOrEqual(60_000)
     expect(await adapters.lock.release(ns, 'leader', token!)).toBe(true)
+    await adapters.close()
+  })
+
+  it('recoverStalled refuses a maxStalledCount or limit that is not an integer >= 0 with a typed error, changing nothing', async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    const { job } = await adapters.broker.add(ns, newJob())
+    const [claimed] = await adapters.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 1 })
+    await vi.waitFor(async () => expect(await redisNow(admin)).toBeGreaterThan(claimed!.lockExpiresAt!))
+    const before = await adapters.storage.getJob(ns, job!.id)
+    const bad: [string, number | undefined][] = [
+      ['maxStalledCount', undefined],
+      ['maxStalledCount', Number.NaN],
+      ['maxStalledCount', -1],
+      ['maxStalledCount', 1.5],
+      ['limit', Number.NaN],
+      ['limit', -1],
+      ['limit', 2.5],
+    ]
+    for (const [field, value] of bad) {
+      const request = { maxStalledCount: 3, limit: 10, [field]: value }
+      await expect(adapters.broker.recoverStalled(ns, 'q', request)).rejects.toMatchObject({
+        name: 'OqronConfigError',
+        field,
+      })
+      // Before: an absent maxStalledCount failed in the script after the job had left the active set, so it
+      // stayed `active` under a dead lease that no later scan would ever find; NaN never failed a poison job.
+      expect(await adapters.storage.getJob(ns, job!.id)).toEqual(before)
+    }
+    const outcomes = await adapters.broker.recoverStalled(ns, 'q', { maxStalledCount: 3, limit: 10 })
+    expect(outcomes.map((o) => [o.action, o.job.id, o.job.stalledCount])).toEqual([['requeued', job!.id, 1]])
     await adapters.close()
   })
 
