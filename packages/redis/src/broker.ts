@@ -64,6 +64,11 @@ function prepare(job: NewJob): PreparedJob {
   if (typeof job.queue !== 'string' || job.queue === '') {
     throw new OqronConfigError(`Job ${job.id}: queue must be a non-empty string.`, { field: 'queue' })
   }
+  // An id index entry is the queue name, followed on Redis Cluster by a newline and a time (indexedQueue):
+  // a queue name with a newline would be read back as another queue, and its jobs never found by id.
+  if (job.queue.includes('\n')) {
+    throw new OqronConfigError(`Job ${job.id}: queue name must not contain a newline.`, { field: 'queue' })
+  }
   if (!Number.isInteger(job.priority) || Math.abs(job.priority) > MAX_PRIORITY) {
     throw new OqronConfigError(
       `Job ${job.id}: priority must be an integer between -${MAX_PRIORITY} and ${MAX_PRIORITY}, got ${job.priority}.`,

@@ -205,6 +205,22 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     await adapters.close()
   })
 
+  it('add refuses a queue name with a newline with a typed error and stores nothing', async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    const job = newJob({ queue: 'a\nb' })
+    // Before: stored, but the id index entry (which a newline ends) named queue `a`, so getJob, cancel and
+    // removeJob never found the job.
+    await expect(adapters.broker.add(ns, job)).rejects.toMatchObject({
+      name: 'OqronConfigError',
+      field: 'queue',
+    })
+    expect(await adapters.storage.getJob(ns, job.id)).toBeNull()
+    expect(await adapters.storage.listJobs(ns, { limit: 10 })).toEqual({ jobs: [], cursor: null })
+    expect(Object.values(await adapters.storage.countJobs(ns, 'a\nb')).every((n) => n === 0)).toBe(true)
+    await adapters.close()
+  })
+
   it('prunes in finishing order among jobs finished in the same millisecond (no tie broken by id)', async () => {
     const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
     const ns = randomNs()
