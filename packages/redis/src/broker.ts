@@ -608,7 +608,8 @@ export class RedisBroker implements BrokerAdapter {
       const reply = (await this.b.run(
         'cancel',
         [k.job(id), k.timeline(id), k.wait, k.delayed, k.active],
-        [k.base, id, this.b.ns(ns).cancel],
+        // The call's id: a re-send of this very call answers that it cancelled (see cancel-5.lua).
+        [k.base, id, this.b.ns(ns).cancel, randomBytes(9).toString('base64url')],
       )) as [] | [number, RawJob]
       if (reply.length === 0) return null
       return { cancelled: reply[0] === 1, job: decodeJob(reply[1])! }

@@ -144,6 +144,21 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     ).toBe(false)
   })
 
+  it('cancel: the re-sent call reports the cancellation the first run made, not a finished job', async () => {
+    const ns = randomNs()
+    const q = queue()
+    const { job } = await a.broker.add(ns, newJob({ queue: q }))
+    // The namespace's cancel channel is an argument of the cancel script only (not of the id lookup before it).
+    const losing = proxy.loseReply(loseCommandReply(`:${ns}:cancel`))
+    const outcome = await a.broker.cancel(ns, job!.id)
+    await losing
+    // Before: the re-send found the job cancelled by its own first run and answered "already finished", so
+    // cancelJob() returned false and emitted no `cancelled` event.
+    expect(outcome).toMatchObject({ cancelled: true, job: { id: job!.id, status: 'cancelled' } })
+    // Another call still finds the job finished.
+    expect(await a.broker.cancel(ns, job!.id)).toMatchObject({ cancelled: false })
+  })
+
   it('lock acquire: the re-sent call reports the lock its first run took, instead of null', async () => {
     const ns = randomNs()
     const owner = `owner-${ns}`
