@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import {
   assertPageLimit,
   JOB_STATUSES,
@@ -215,7 +216,8 @@ export class RedisStorage implements StorageAdapter {
         (await this.b.run(
           'remove',
           [k.job(id), k.timeline(id), k.wait, k.delayed, k.all],
-          [k.base, id, this.b.clusterMode ? '' : ids],
+          // The call's id: a re-send of this very call answers that it deleted (see remove-5.lua).
+          [k.base, id, this.b.clusterMode ? '' : ids, randomBytes(9).toString('base64url')],
         )) === 1
       if (removed && this.b.clusterMode) await this.b.run('indexDel', [ids + id], [queue])
       return removed

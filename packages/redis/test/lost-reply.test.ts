@@ -159,6 +159,20 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     expect(await a.broker.cancel(ns, job!.id)).toMatchObject({ cancelled: false })
   })
 
+  it('removeJob: the re-sent call reports the removal the first run made, not a missing job', async () => {
+    const ns = randomNs()
+    const q = queue()
+    const { job } = await a.broker.add(ns, newJob({ queue: q }))
+    // The job's timeline key is a key of the remove script (not of the id lookup before it).
+    const losing = proxy.loseReply(loseCommandReply(`}:t:${job!.id}`))
+    const removed = await a.storage.removeJob(ns, job!.id)
+    await losing
+    // Before: the re-send found no job (its own first run had deleted it) and answered false.
+    expect(removed).toBe(true)
+    expect(await a.storage.getJob(ns, job!.id)).toBeNull()
+    expect(await a.storage.removeJob(ns, job!.id)).toBe(false)
+  })
+
   it('lock acquire: the re-sent call reports the lock its first run took, instead of null', async () => {
     const ns = randomNs()
     const owner = `owner-${ns}`
