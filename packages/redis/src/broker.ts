@@ -20,7 +20,7 @@ import {
 } from '@oqronkit/core'
 import { type Backend, guard, indexedQueue } from './backend.js'
 import { decodeClaimed, decodeJob, type RawJob, toJson } from './codec.js'
-import { within } from './hub.js'
+import { MAX_TIMER_MS, within } from './hub.js'
 
 /** Priorities share a 53-bit sort score with the order inside a priority, so they are bounded. */
 export const MAX_PRIORITY = 2 ** 20
@@ -706,7 +706,7 @@ export class RedisBroker implements BrokerAdapter {
         this.b.waiters.delete(done)
         resolve()
       }
-      const timer = setTimeout(done, Math.max(0, waitMs))
+      const timer = setTimeout(done, Math.min(Math.max(0, waitMs), MAX_TIMER_MS))
       timer.unref()
       if (subscribed) {
         try {

@@ -142,13 +142,19 @@ export async function closeClient(client: RedisClient): Promise<void> {
 }
 
 /**
+ * The longest delay Node's timers keep: a longer one fires after 1 ms. Waits longer than this end early
+ * instead (a false wake-up, which waitForWork's callers allow), never at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
  * `work`'s value, or undefined once `ms` pass or `signal` aborts, whichever comes first (`work` then goes on
  * in the background). Rejects only if `work` does.
  */
 export async function within<T>(work: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | undefined> {
   let stop = () => {}
   const cut = new Promise<undefined>((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms)
+    const timer = setTimeout(() => resolve(undefined), Math.min(ms, MAX_TIMER_MS))
     timer.unref()
     const onAbort = () => resolve(undefined)
     signal?.addEventListener('abort', onAbort, { once: true })

@@ -221,6 +221,42 @@ describe.skipIf(!available)('redis adapter: connections, settings and scripts', 
     await adapters.close()
   })
 
+  it("waitForWork with a timeout past Node's timer limit waits instead of polling Redis every millisecond", async () => {
+    const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
+    const ns = randomNs()
+    const controller = new AbortController()
+    // The first wait subscribes to the queue's wake-ups and returns at once.
+    await adapters.broker.waitForWork(ns, 'q', 5_000, controller.signal)
+    const day = 24 * 3_600_000
+    for (const timeoutMs of [2 ** 31, 30 * day]) {
+      let returned = false
+      const waiting = adapters.broker.waitForWork(ns, 'q', timeoutMs, controller.signal).then(() => {
+        returned = true
+      })
+      // Before: Node ran a timer past 2^31 - 1 ms after 1 ms, so an idle worker polled Redis in a loop.
+      await sleep(150)
+      expect(returned).toBe(false)
+      // An add still wakes it.
+      await adapters.broker.add(ns, newJob())
+      await waiting
+      const [job] = await adapters.broker.claim(ns, 'q', { workerId: 'w', limit: 1, leaseMs: 5_000 })
+      expect(await adapters.broker.complete(ns, job!.id, job!.token!, null)).toBe(true)
+    }
+    // A delayed job due beyond the timer limit: the wait until it is due stays in force too. (Added before
+    // anything listens to its queue, so its wake-up message cannot reach the wait below.)
+    await adapters.broker.add(ns, newJob({ queue: 'far', delayMs: 30 * day }))
+    await adapters.broker.waitForWork(ns, 'far', 5_000, controller.signal)
+    let returned = false
+    const waiting = adapters.broker.waitForWork(ns, 'far', 60 * day, controller.signal).then(() => {
+      returned = true
+    })
+    await sleep(150)
+    expect(returned).toBe(false)
+    controller.abort()
+    await waiting
+    await adapters.close()
+  })
+
   it('prunes in finishing order among jobs finished in the same millisecond (no tie broken by id)', async () => {
     const adapters = redisAdapter({ url: REDIS_URL }, { prefix })
     const ns = randomNs()
