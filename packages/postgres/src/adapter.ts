@@ -258,6 +258,13 @@ const ALL_STATUSES = JSON.stringify(JOB_STATUSES)
 const MAX_BIGINT = '9223372036854775807'
 
 /**
+ * The largest `integer` (int4) PostgreSQL stores: the counters (`stalled_count`, `attempts`) can never pass
+ * it, so a larger bound on them (core lets any integer through, e.g. Number.MAX_SAFE_INTEGER for "never")
+ * means the same as this one, and sent as is it would fail the statement ("out of range for type integer").
+ */
+const MAX_INT4 = 2_147_483_647
+
+/**
  * `postgresAdapter({ url })` or `postgresAdapter({ sql })`: Storage, Broker and Lock on PostgreSQL.
  * See README.md for the options and docs/postgres.md for the design.
  */
@@ -776,7 +783,7 @@ export function postgresAdapter(
       const got = await rows('recoverStalled', jq.RECOVER_STALLED, [
         ns,
         queue,
-        request.maxStalledCount,
+        Math.min(request.maxStalledCount, MAX_INT4),
         request.limit,
       ])
       return got.map(

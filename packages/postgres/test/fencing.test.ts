@@ -233,6 +233,18 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     expect(await a.broker.recoverStalled(s, 'q', { maxStalledCount: 1, limit: 10 })).toEqual([])
   })
 
+  test('a maxStalledCount past the integer range (never poison) still recovers expired leases', async () => {
+    const s = ns()
+    const job = await active(s, {}, 100)
+    await sleep(200)
+    const out = await a.broker.recoverStalled(s, 'q', { maxStalledCount: Number.MAX_SAFE_INTEGER, limit: 10 })
+    expect(out.map((o) => [o.job.id, o.action, o.job.status, o.job.stalledCount])).toEqual([
+      [job.id, 'requeued', 'stalled', 1],
+    ])
+    const [again] = await a.broker.claim(s, 'q', { workerId: 'w2', limit: 1, leaseMs: 30_000 })
+    expect(again!.id).toBe(job.id)
+  })
+
   test('released and recovered jobs go to the front of their priority; others keep FIFO', async () => {
     const s = ns()
     await a.broker.addBulk(s, [newJob('q', { id: 'a' }), newJob('q', { id: 'b' }), newJob('q', { id: 'c' })])
