@@ -890,7 +890,9 @@ export function postgresAdapter(
         ns,
         queue,
         request.status,
-        request.keep === null ? null : Math.max(0, Math.floor(request.keep)),
+        request.keep === null
+          ? null
+          : Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.floor(request.keep))),
         request.maxAgeMs === null ? null : Math.max(0, request.maxAgeMs),
         request.limit,
       ])

@@ -152,6 +152,33 @@ describe.runIf(runSuite)('storage and locks', () => {
     ).toBe(1)
   })
 
+  test('retention bounds past what an integer or an interval holds still prune (count "unlimited", age only)', async () => {
+    const s = ns()
+    const old = await finish(s, 'q', 2)
+    await sleep(300)
+    const fresh = await finish(s, 'q', 2)
+    // a count no queue reaches and an age no job reaches: nothing to remove, and no error
+    expect(
+      await a.storage.prune(s, 'q', {
+        status: 'completed',
+        keep: Number.MAX_SAFE_INTEGER,
+        maxAgeMs: Number.MAX_SAFE_INTEGER,
+        limit: 100,
+      }),
+    ).toBe(0)
+    // the age still applies beside a count of "unlimited"
+    expect(
+      await a.storage.prune(s, 'q', {
+        status: 'completed',
+        keep: Number.MAX_SAFE_INTEGER,
+        maxAgeMs: 200,
+        limit: 100,
+      }),
+    ).toBe(2)
+    for (const id of old) expect(await a.storage.getJob(s, id)).toBeNull()
+    for (const id of fresh) expect(await a.storage.getJob(s, id)).not.toBeNull()
+  })
+
   test('state: get, set, delete, compare-and-set with deep equality', async () => {
     const s = ns()
     expect(await a.storage.getState(s, 'k')).toBeNull()

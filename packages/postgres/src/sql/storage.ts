@@ -132,19 +132,22 @@ returning 1
  * are older than $5 ms or beyond the newest $4. Both limits become one cut-off key (finished_at, seq),
  * so the delete is a single bounded range read of the partial `jobs_finished` index, never a scan of
  * the rows that are kept. The literal status list lets generic plans prove that index's predicate.
+ * $4 is a bigint and $5 is cut to the time since the epoch (no job finished before it): core lets any
+ * integer through (a count or an age of Number.MAX_SAFE_INTEGER for "unlimited"), and an int4 or a
+ * timestamp out of range would fail every prune, the other bound's included.
  */
 export const PRUNE = `
 with bound as (
   (select j.finished_at as t, j.seq as s from {{schema}}.jobs j
     where j.ns = $1::text and j.queue = $2::text and j.status = $3::text
-      and j.status in ('completed', 'failed', 'cancelled') and $4::int > 0
+      and j.status in ('completed', 'failed', 'cancelled') and $4::bigint > 0
     order by j.finished_at desc, j.seq desc
-    offset greatest($4::int - 1, 0)
+    offset greatest($4::bigint - 1, 0)
     limit 1)
   union all
-  select 'infinity'::timestamptz, 0 where $4::int = 0
+  select 'infinity'::timestamptz, 0 where $4::bigint = 0
   union all
-  select now() - $5::float8 * interval '1 millisecond', 0 where $5::float8 is not null
+  select now() - least($5::float8, {{schema}}.ms(now())) * interval '1 millisecond', 0 where $5::float8 is not null
 ),
 cut as (select b.t, b.s from bound b order by b.t desc, b.s desc limit 1),
 doomed as (
