@@ -579,7 +579,8 @@ export function postgresAdapter(
       delayMs: Math.max(0, j.delayMs ?? D.delayMs),
       priority: j.priority ?? D.priority,
       lifo: j.lifo ?? D.lifo,
-      maxAttempts: j.maxAttempts ?? D.maxAttempts,
+      // The attempts counter is an int4 and never passes MAX_INT4: a larger bound (retrying "forever") is this one.
+      maxAttempts: Math.min(j.maxAttempts ?? D.maxAttempts, MAX_INT4),
       guaranteed: j.guaranteed ?? D.guaranteed,
       behavior: j.disabledBehavior ?? D.behavior,
     })

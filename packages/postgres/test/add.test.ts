@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { PostgresAdapters } from '../src/index.js'
-import { newJob, openAdapter, runSuite } from './helpers.js'
+import { newJob, openAdapter, runSuite, sharedAdapter } from './helpers.js'
 
 describe.runIf(runSuite)('bulk add of runtime-made ids', () => {
   let a: PostgresAdapters
@@ -126,5 +126,26 @@ describe.runIf(runSuite)('bulk add of runtime-made ids', () => {
         })
       }
     }
+  })
+})
+
+describe.runIf(runSuite)('add: options past what a PostgreSQL column holds', () => {
+  const { a, ns } = sharedAdapter()
+
+  test('a maxAttempts past the integer range (retry "forever") is stored, not refused by the server', async () => {
+    const s = ns()
+    const big = { maxAttempts: Number.MAX_SAFE_INTEGER }
+    const one = await a.broker.add(s, newJob('q', big))
+    const bulk = await a.broker.addBulk(s, [newJob('q', big), newJob('q', big)])
+    const fresh = await a.broker.addBulk(s, [
+      newJob('q', { ...big, id: randomUUID(), idGenerated: true }),
+      newJob('q', { ...big, id: randomUUID(), idGenerated: true }),
+    ])
+    for (const r of [one, ...bulk, ...fresh]) {
+      expect(r.outcome).toBe('created')
+      expect(r.job!.maxAttempts).toBeGreaterThanOrEqual(2 ** 31 - 1)
+      expect(await a.storage.getJob(s, r.job!.id)).toEqual(r.job)
+    }
+    expect(await a.broker.claim(s, 'q', { workerId: 'w', limit: 10, leaseMs: 30_000 })).toHaveLength(5)
   })
 })
