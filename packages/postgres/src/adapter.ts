@@ -265,6 +265,14 @@ const MAX_BIGINT = '9223372036854775807'
 const MAX_INT4 = 2_147_483_647
 
 /**
+ * The longest delay stored (an add's `delayMs`, a retry's backoff): 10^15 ms, some 31,700 years. A due time
+ * past PostgreSQL's timestamps (year 294276) fails the statement ("interval out of range"); core lets any
+ * finite delay through (an error's `retryAfterMs` too), and a retry that cannot be written leaves the run to
+ * stall and run again. A longer delay is this one: the job stays delayed, as on the other adapters.
+ */
+const MAX_DELAY_MS = 1e15
+
+/**
  * `postgresAdapter({ url })` or `postgresAdapter({ sql })`: Storage, Broker and Lock on PostgreSQL.
  * See README.md for the options and docs/postgres.md for the design.
  */
@@ -576,7 +584,7 @@ export function postgresAdapter(
       id: j.id,
       queue: j.queue,
       data: (j.data ?? null) as unknown,
-      delayMs: Math.max(0, j.delayMs ?? D.delayMs),
+      delayMs: Math.min(Math.max(0, j.delayMs ?? D.delayMs), MAX_DELAY_MS),
       priority: j.priority ?? D.priority,
       lifo: j.lifo ?? D.lifo,
       // The attempts counter is an int4 and never passes MAX_INT4: a larger bound (retrying "forever") is this one.
@@ -771,7 +779,8 @@ export function postgresAdapter(
         message: storableText(request.error.message),
         ...(request.error.stack === undefined ? {} : { stack: storableText(request.error.stack) }),
       })
-      const delay = request.retryDelayMs === null ? null : Math.max(0, request.retryDelayMs)
+      const delay =
+        request.retryDelayMs === null ? null : Math.min(Math.max(0, request.retryDelayMs), MAX_DELAY_MS)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
     },
 

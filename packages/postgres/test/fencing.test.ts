@@ -180,6 +180,29 @@ describe.runIf(runSuite)('broker: leases, fencing, settle, stalls, cancel, retry
     expect(rec!.timeline.at(-1)).toMatchObject({ event: 'failed' })
   })
 
+  test('a delay past what a timestamp holds (a retry hint, an add) leaves the job delayed, not the statement failed', async () => {
+    const s = ns()
+    const job = await active(s)
+    const error = { name: 'RateLimited', message: 'later' }
+    // e.g. an error's retryAfterMs, which the engine takes as given when finite
+    expect(await a.broker.fail(s, job.id, job.token!, { error, retryDelayMs: 1e20 })).toBe(true)
+    const rec = await a.storage.getJob(s, job.id)
+    expect(rec).toMatchObject({ status: 'delayed', error, token: null })
+    expect(rec!.runAt - rec!.createdAt).toBeGreaterThan(1e14)
+    const added = [
+      await a.broker.add(s, newJob('q', { delayMs: 1e20 })),
+      ...(await a.broker.addBulk(s, [newJob('q', { delayMs: 1e20 }), newJob('q')])),
+    ]
+    expect(added.map((r) => [r.outcome, r.job!.status])).toEqual([
+      ['created', 'delayed'],
+      ['created', 'delayed'],
+      ['created', 'waiting'],
+    ])
+    for (const r of added) expect(await a.storage.getJob(s, r.job!.id)).toEqual(r.job)
+    const claimed = await a.broker.claim(s, 'q', { workerId: 'w', limit: 10, leaseMs: 30_000 })
+    expect(claimed.map((j) => j.id)).toEqual([added[2]!.job!.id])
+  })
+
   test('release gives the job back at once without counting the attempt', async () => {
     const s = ns()
     const job = await active(s)
