@@ -204,6 +204,26 @@ async function storableData<R>(jobs: NewJob[], bulk: boolean, run: () => Promise
 }
 
 /**
+ * Throws OqronConfigError, before anything is written, for a job whose id or queue holds what a `text` column
+ * cannot store (see jsonbRefuses). A NUL character fails the statement; a lone surrogate is sent as U+FFFD, so
+ * the job was stored under another id than the caller's (which two different ids then share), and the add
+ * failed after its insert, on the lookup of the id it did not see come back.
+ */
+function assertStorableKeys(jobs: NewJob[]): void {
+  for (const job of jobs) {
+    for (const field of ['id', 'queue'] as const) {
+      const why = typeof job[field] === 'string' ? jsonbRefuses(job[field]) : null
+      if (why) {
+        throw new OqronConfigError(
+          `Job ${field} ${JSON.stringify(job[field])} ${why.replace(' in jsonb', '')}; use another ${field}.`,
+          { field },
+        )
+      }
+    }
+  }
+}
+
+/**
  * `run` on items whose ids are unique, results in the items' order. A completion statement takes one entry
  * per job id, so a job twice in one burst (a stale run's completion beside its re-run's) goes in a statement
  * of its own after the rest, where its own token fences it as usual.
@@ -683,11 +703,13 @@ export function postgresAdapter(
 
   const broker: PostgresBroker = {
     async add(ns, job, opts) {
+      assertStorableKeys([job])
       const [result] = await storableData([job], false, () => addMany(ns, [job], opts?.tx ?? sql))
       return result!
     },
 
-    addBulk(ns, jobs, opts) {
+    async addBulk(ns, jobs, opts) {
+      assertStorableKeys(jobs)
       return storableData(jobs, true, () => addMany(ns, jobs, opts?.tx ?? sql))
     },
 

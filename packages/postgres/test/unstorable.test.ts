@@ -1,4 +1,4 @@
-import { UnserializableDataError } from '@oqronkit/core'
+import { OqronConfigError, UnserializableDataError } from '@oqronkit/core'
 import { OqronRuntime, queue } from 'oqronkit'
 import { postgresAdapter } from 'oqronkit/postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -165,5 +165,22 @@ describe.runIf(runSuite)('a handler whose result jsonb cannot store, through the
     const bad = await run(removed, (id) => completed.includes(id))
     expect(failed.filter((f) => f.id === bad)).toEqual([])
     expect(await removed!.getJob(bad)).toBeNull()
+  })
+})
+
+describe.runIf(runSuite)('job ids a text column cannot store', () => {
+  const { a, ns } = sharedAdapter()
+
+  test.each([
+    ['a NUL character', 'id\u0000x'],
+    ['a lone surrogate', 'id\ud800x'],
+  ])('an add whose id has %s fails with OqronConfigError and stores nothing', async (_, id) => {
+    const s = ns()
+    const one = await a.broker.add(s, newJob('q', { id })).catch((e: unknown) => e)
+    expect(one).toBeInstanceOf(OqronConfigError)
+    expect((one as OqronConfigError).field).toBe('id')
+    const bulk = await a.broker.addBulk(s, [newJob('q'), newJob('q', { id })]).catch((e: unknown) => e)
+    expect(bulk).toBeInstanceOf(OqronConfigError)
+    expect((await a.storage.listJobs(s, { limit: 10 })).jobs).toEqual([])
   })
 })
