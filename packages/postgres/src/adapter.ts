@@ -224,6 +224,25 @@ function assertStorableKeys(jobs: NewJob[]): void {
 }
 
 /**
+ * Where an add runs: the caller's postgres.js transaction (`{ tx }`), else `sql`. Anything else given as `tx` —
+ * a client or pool (its statements are in no transaction: the job would exist whether or not the caller's work
+ * commits), another driver's transaction — throws OqronConfigError, as the contract asks, storing nothing.
+ * A postgres.js transaction (and a savepoint in one) is the client that has `savepoint`.
+ */
+function addTarget(sql: Sql, options: PostgresAddOptions | undefined): Db {
+  const tx = options?.tx
+  if (tx === undefined || tx === null) return sql
+  const t = tx as { unsafe?: unknown; savepoint?: unknown }
+  if (typeof t.unsafe !== 'function' || typeof t.savepoint !== 'function') {
+    throw new OqronConfigError(
+      "add(..., { tx }): tx must be a postgres.js transaction, the `tx` of `sql.begin(tx => ...)`; a client, a pool or another driver's transaction cannot hold the job.",
+      { field: 'tx' },
+    )
+  }
+  return tx
+}
+
+/**
  * `run` on items whose ids are unique, results in the items' order. A completion statement takes one entry
  * per job id, so a job twice in one burst (a stale run's completion beside its re-run's) goes in a statement
  * of its own after the rest, where its own token fences it as usual.
@@ -703,14 +722,16 @@ export function postgresAdapter(
 
   const broker: PostgresBroker = {
     async add(ns, job, opts) {
+      const db = addTarget(sql, opts)
       assertStorableKeys([job])
-      const [result] = await storableData([job], false, () => addMany(ns, [job], opts?.tx ?? sql))
+      const [result] = await storableData([job], false, () => addMany(ns, [job], db))
       return result!
     },
 
     async addBulk(ns, jobs, opts) {
+      const db = addTarget(sql, opts)
       assertStorableKeys(jobs)
-      return storableData(jobs, true, () => addMany(ns, jobs, opts?.tx ?? sql))
+      return storableData(jobs, true, () => addMany(ns, jobs, db))
     },
 
     async claim(ns, queue, request: ClaimRequest) {

@@ -1,3 +1,4 @@
+import { OqronConfigError } from '@oqronkit/core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { enqueueInTransaction, type PostgresAdapters, postgresAdapter, type Sql } from '../src/index.js'
 import { adminSql, dropSchema, newJob, randomSchema, runSuite, sleep } from './helpers.js'
@@ -76,5 +77,22 @@ describe.runIf(runSuite)('transactional enqueue', () => {
       await tx.unsafe(`insert into "${schema}".orders values ('o3')`) // the transaction is not aborted
     })
     expect((await a.storage.countJobs('t3', 'q')).waiting).toBe(3)
+  })
+
+  test('a tx that is not a postgres.js transaction is refused with OqronConfigError, and nothing is stored', async () => {
+    // The client itself (its statements are not in any transaction) and something else entirely (e.g. another
+    // driver's client): the contract asks for OqronConfigError, not a job stored outside the caller's transaction.
+    for (const tx of [sql, {}]) {
+      const job = newJob('q')
+      const one = await a.broker.add('t4', job, { tx: tx as never }).catch((e: unknown) => e)
+      expect(one).toBeInstanceOf(OqronConfigError)
+      expect((one as OqronConfigError).field).toBe('tx')
+      const bulk = await a.broker
+        .addBulk('t4', [newJob('q'), newJob('q')], { tx: tx as never })
+        .catch((e: unknown) => e)
+      expect(bulk).toBeInstanceOf(OqronConfigError)
+      expect(await a.storage.getJob('t4', job.id)).toBeNull()
+    }
+    expect((await a.storage.countJobs('t4', 'q')).waiting).toBe(0)
   })
 })
