@@ -764,13 +764,17 @@ export function postgresAdapter(
       return r![0] as RenewOutcome
     },
 
+    // A handler's text (a label, a log line) is stored as fail stores an error's: a NUL character or a lone
+    // surrogate as U+FFFD. PostgreSQL refuses a NUL in any text, and the write would fail and be lost.
     async progress(ns, id, token, progress, label) {
-      const detail = label ? `${progress}% ${label}` : `${progress}%`
-      return (await rows('progress', jq.PROGRESS, [ns, id, token, progress, label, detail])).length > 0
+      const text = typeof label === 'string' ? storableText(label) : null
+      const detail = text ? `${progress}% ${text}` : `${progress}%`
+      return (await rows('progress', jq.PROGRESS, [ns, id, token, progress, text, detail])).length > 0
     },
 
     async log(ns, id, token, entry: TimelineEntry) {
-      const params = [ns, id, token, entry.event, entry.detail ?? null, entry.workerId ?? null]
+      const text = (value: string | undefined) => (value === undefined ? null : storableText(value))
+      const params = [ns, id, token, entry.event, text(entry.detail), text(entry.workerId)]
       return (await rows('log', jq.LOG, params)).length > 0
     },
 

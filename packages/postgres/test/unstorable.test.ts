@@ -58,6 +58,20 @@ describe.runIf(runSuite)('results jsonb cannot store', () => {
     expect((await a.storage.getJob(s, poisoned!.id))!.status).toBe('active')
   })
 
+  test('log and progress text with a NUL character or a lone surrogate is recorded, as U+FFFD', async () => {
+    const s = ns()
+    const [job] = await claimSome(s, 1)
+    const entry = { at: 0, event: 'log' as const, workerId: 'w\ud800', detail: 'read \u0000 and \ud800' }
+    expect(await a.broker.log(s, job!.id, job!.token!, entry)).toBe(true)
+    expect(await a.broker.progress(s, job!.id, job!.token!, 40, 'step \u0000')).toBe(true)
+    const stored = await a.storage.getJob(s, job!.id)
+    expect(stored).toMatchObject({ progress: 40, progressLabel: 'step \ufffd' })
+    expect(stored!.timeline.slice(-2)).toMatchObject([
+      { event: 'log', workerId: 'w\ufffd', detail: 'read \ufffd and \ufffd' },
+      { event: 'progress', detail: '40% step \ufffd' },
+    ])
+  })
+
   test.each([
     ['for good', null],
     ['with a retry', 0],
