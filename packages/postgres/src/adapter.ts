@@ -204,13 +204,21 @@ async function storableData<R>(jobs: NewJob[], bulk: boolean, run: () => Promise
 }
 
 /**
- * Throws OqronConfigError, before anything is written, for a job whose id or queue holds what a `text` column
- * cannot store (see jsonbRefuses). A NUL character fails the statement; a lone surrogate is sent as U+FFFD, so
- * the job was stored under another id than the caller's (which two different ids then share), and the add
- * failed after its insert, on the lookup of the id it did not see come back.
+ * Throws OqronConfigError, before anything is written, for a job whose priority is past the int4 range, or
+ * whose id or queue holds what a `text` column cannot store (see jsonbRefuses). A NUL character fails the
+ * statement; a lone surrogate is sent as U+FFFD, so the job was stored under another id than the caller's
+ * (which two different ids then share), and the add failed after its insert, on the lookup of the id it did
+ * not see come back.
  */
 function assertStorableKeys(jobs: NewJob[]): void {
   for (const job of jobs) {
+    // `priority` is an int4 column (core checks only that it is an integer): past it the statement failed.
+    if (job.priority > MAX_INT4 || job.priority < -MAX_INT4 - 1) {
+      throw new OqronConfigError(
+        `Job ${job.id}: priority must be an integer from -${MAX_INT4 + 1} to ${MAX_INT4}, got ${job.priority}.`,
+        { field: 'priority' },
+      )
+    }
     for (const field of ['id', 'queue'] as const) {
       const why = typeof job[field] === 'string' ? jsonbRefuses(job[field]) : null
       if (why) {

@@ -1,6 +1,7 @@
 // Bulk adds of ids the runtime made (`NewJob.idGenerated`) skip the duplicate check (ADD_FRESH); an id that
 // exists after all (the very add sent again) must still be answered as a duplicate, changing nothing.
 import { randomUUID } from 'node:crypto'
+import { OqronConfigError } from '@oqronkit/core'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { PostgresAdapters } from '../src/index.js'
 import { newJob, openAdapter, runSuite, sharedAdapter } from './helpers.js'
@@ -147,5 +148,35 @@ describe.runIf(runSuite)('add: options past what a PostgreSQL column holds', () 
       expect(await a.storage.getJob(s, r.job!.id)).toEqual(r.job)
     }
     expect(await a.broker.claim(s, 'q', { workerId: 'w', limit: 10, leaseMs: 30_000 })).toHaveLength(5)
+  })
+})
+
+describe.runIf(runSuite)('add: a priority PostgreSQL cannot store', () => {
+  const { a, ns } = sharedAdapter()
+
+  test.each([2 ** 31, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER])(
+    'priority %d is refused with OqronConfigError naming it, and nothing is stored',
+    async (priority) => {
+      const s = ns()
+      const one = await a.broker.add(s, newJob('q', { priority })).catch((e: unknown) => e)
+      expect(one).toBeInstanceOf(OqronConfigError)
+      expect((one as OqronConfigError).field).toBe('priority')
+      const bulk = await a.broker
+        .addBulk(s, [newJob('q'), newJob('q', { priority })])
+        .catch((e: unknown) => e)
+      expect(bulk).toBeInstanceOf(OqronConfigError)
+      expect((bulk as OqronConfigError).field).toBe('priority')
+      expect((await a.storage.listJobs(s, { limit: 10 })).jobs).toEqual([])
+    },
+  )
+
+  test('the extremes of the integer range are stored and delivered in priority order', async () => {
+    const s = ns()
+    await a.broker.addBulk(s, [
+      newJob('q', { id: 'low', priority: -(2 ** 31) }),
+      newJob('q', { id: 'high', priority: 2 ** 31 - 1 }),
+    ])
+    const claimed = await a.broker.claim(s, 'q', { workerId: 'w', limit: 2, leaseMs: 30_000 })
+    expect(claimed.map((j) => j.id)).toEqual(['high', 'low'])
   })
 })
