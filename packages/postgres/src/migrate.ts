@@ -49,6 +49,17 @@ export async function runMigrations(sql: Sql, schema: string): Promise<number[]>
       await tx.unsafe('select pg_advisory_xact_lock(hashtextextended($1::text, 0))', [
         `oqronkit.migrate:${schema}`,
       ])
+      // Nothing pending: done before any DDL. `create schema if not exists` needs CREATE on the database even
+      // when the schema exists, which an application role (the deploy step migrated as the owner) lacks.
+      const [ledger] = await tx
+        .unsafe('select to_regclass($1::text) is not null', [`${q}.migrations`])
+        .values()
+      if (ledger![0]) {
+        const [row] = await tx.unsafe(`select coalesce(max(id), 0)::int from ${q}.migrations`).values()
+        const version = row![0] as number
+        if (version > SCHEMA_VERSION) throw new SchemaVersionError(schema, version, SCHEMA_VERSION)
+        if (version === SCHEMA_VERSION) return []
+      }
       await tx.unsafe(`create schema if not exists ${q}`)
       await tx.unsafe(
         `create table if not exists ${q}.migrations (

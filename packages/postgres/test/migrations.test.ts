@@ -36,6 +36,33 @@ describe.runIf(runSuite)('migrations', () => {
     }
   })
 
+  test('a role that may not create schemas opens an up-to-date schema with migrate on: nothing to apply, no DDL', async () => {
+    // The usual split: a deploy step migrates as the owner, the application connects as a role that may read
+    // and write the tables but not create anything. With nothing pending, open() must not need DDL rights.
+    const schema = fresh()
+    await migrate({ url: DATABASE_URL, schema })
+    const admin = adminSql()
+    const role = randomSchema('oqm_app')
+    const url = new URL(DATABASE_URL)
+    url.username = role
+    await admin.unsafe(`create role ${role} login`)
+    try {
+      await admin.unsafe(`grant usage on schema "${schema}" to ${role}`)
+      await admin.unsafe(`grant select on "${schema}".migrations to ${role}`)
+      expect(await migrate({ url: url.toString(), schema })).toEqual({ applied: [], version: SCHEMA_VERSION })
+      const a = postgresAdapter({ url: url.toString() }, { schema })
+      try {
+        await a.open()
+      } finally {
+        await a.close()
+      }
+    } finally {
+      await admin.unsafe(`drop schema if exists "${schema}" cascade`)
+      await admin.unsafe(`drop role ${role}`)
+      await admin.end({ timeout: 1 })
+    }
+  })
+
   test('migrate() reports what it applied, and is a no-op the second time', async () => {
     const schema = fresh()
     expect(await migrate({ url: DATABASE_URL, schema })).toEqual({
