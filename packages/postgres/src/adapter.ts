@@ -362,7 +362,7 @@ export function postgresAdapter(
       fetch_types: NO_TYPE_FETCH,
       ...mainSockets.option,
     })
-  // Claims commit without waiting for the WAL flush (synchronous_commit = off) on a small pool of their own.
+  // Claims commit without waiting for the WAL flush (synchronous_commit = off) on clients of their own.
   // Safe: a claim lost in a server crash only makes the job claimable again, and the token it handed out is
   // then unknown to the database, so every write of that run is fenced off. Settles, adds and renewals stay
   // synchronous. With a caller's own client (`{ sql }`) claims use that client as it is.
@@ -371,20 +371,31 @@ export function postgresAdapter(
   // call (it cannot cost `limit $3`): force_generic_plan plans it once per connection and saves ~0.5 ms of
   // planning per claim. enable_seqscan = off keeps that one plan on the TID scan even if it was made while
   // the table was empty (every other read of CLAIM is an index range read anyway).
-  const claimSql: Sql = owned
-    ? postgres(requireUrl(connection.url), {
-        max: Math.min(2, max),
-        onnotice: () => {},
-        connection: {
-          synchronous_commit: 'off',
-          plan_cache_mode: 'force_generic_plan',
-          enable_seqscan: 'off',
-        },
-        backoff: reconnectBackoff,
-        fetch_types: NO_TYPE_FETCH,
-        ...claimSockets.option,
-      })
-    : sql
+  // Two single-connection clients, used in turn: a claim is a transaction of its own (LANE_LOCK, CLAIM; see
+  // laneClaim), and postgres.js runs `begin` ... `commit` sent as plain statements only on a client of one
+  // connection (`reserve()` would do on a pool, but it never resolves when it has to connect a client made
+  // with fetch_types off, postgres.js 3.4).
+  const claimClient = () =>
+    postgres(requireUrl(connection.url), {
+      max: 1,
+      onnotice: () => {},
+      connection: {
+        synchronous_commit: 'off',
+        plan_cache_mode: 'force_generic_plan',
+        enable_seqscan: 'off',
+        // A claim's transaction holds its queue's lane lock, which adds wait for; its statements are sent
+        // together, so it is never idle inside it unless the client is gone (a half-open connection whose
+        // `commit` never arrived): the server then ends it after this long instead of keeping the lock.
+        idle_in_transaction_session_timeout: 5_000,
+      },
+      backoff: reconnectBackoff,
+      fetch_types: NO_TYPE_FETCH,
+      ...claimSockets.option,
+    })
+  const claimClients: Sql[] = owned ? Array.from({ length: Math.min(2, max) }, claimClient) : []
+  // Claims in flight on each claim client: a claim goes to the least busy one, the first on a tie, so a
+  // consumer claiming one batch at a time keeps to one connection.
+  const claimsOn = claimClients.map(() => 0)
   // The LISTEN connection has sockets of its own and a liveness check (see ListenerCheck); a missed deadline
   // on the main pool closes it too (the same path to the server).
   const notifier = new Notifier(
@@ -412,6 +423,9 @@ export function postgresAdapter(
     jq.COMPLETE_AND_CLAIM_REMOVE,
     jq.RECOVER_STALLED,
     jq.RELEASE_CLAIM,
+    jq.MATERIALIZE_IDS,
+    jq.MATERIALIZE_QUEUE,
+    jq.EXPIRE_LEASES,
     // By id, but their status conditions prove a partial index's predicate (`jobs_list`, `jobs_finished`),
     // which a plan made on an empty table then read by namespace alone.
     jq.RETRY,
@@ -448,10 +462,18 @@ export function postgresAdapter(
   const probe =
     owned && replyTimeoutMs > 0 ? new BackendProbe(requireUrl(connection.url), replyTimeoutMs) : null
 
-  async function rows(op: string, text: string, params: unknown[], db: Db = sql): Promise<Row[]> {
-    const sockets = probe && (db === claimSql ? claimSockets : db === sql ? mainSockets : null)
+  async function rows(
+    op: string,
+    text: string,
+    params: unknown[],
+    db: Db = sql,
+    watch?: OwnSockets,
+  ): Promise<Row[]> {
+    const sockets = probe && (watch ?? (db === sql ? mainSockets : null))
     const options = { prepare: prepare && !planPerCall.has(text) }
-    const query = db.unsafe(text, params as never, options)
+    const query = db.unsafe(text, params as never, options).values()
+    // Sent now, in the order of the calls (laneClaim's statements depend on it), not when first awaited.
+    query.execute()
     const backend = () => (query as unknown as { state?: { pid?: number | null } | null }).state?.pid
     let unanswered: Promise<void> | null = null
     let answered = false
@@ -469,7 +491,7 @@ export function postgresAdapter(
     }
     if (sockets) deadline = setTimeout(late, replyTimeoutMs)
     try {
-      return (await tracked(() => query.values())) as unknown as Row[]
+      return (await tracked(async () => query)) as unknown as Row[]
     } catch (err) {
       if (unanswered) await unanswered
       const why = unanswered
@@ -576,37 +598,53 @@ export function postgresAdapter(
       byUniqueId(all, (unique) =>
         storableOnly(unique, async (items) => {
           const { ns, queue, remove, next } = items[0]!
-          const input = completionInput(items, (it) => [it.token, remove ? null : it.result, it.want])
+          // The completions, and the queue of the completed jobs; the successors are then claimed as any claim
+          // (laneClaim: the claim lane's lock comes first, in a transaction of its own), one round trip more.
+          const input = completionInput(items, (it) => [it.token, remove ? null : it.result, 0])
           const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
-          const prefix = tokenPrefix()
-          let got: Row[]
-          try {
-            got = await rows('completeAndClaim', text, [
+          const unused = tokenPrefix()
+          const done = await rows('completeAndClaim', text, [
+            ns,
+            input,
+            next.workerId,
+            next.leaseMs,
+            next.guaranteed ?? null,
+            unused,
+          ]).then((got) => {
+            const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
+            return {
+              positions: new Set((first?.[CLAIMED_WIDTH + 1] ?? []) as number[]),
+              queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue,
+            }
+          })
+          const want = items.reduce((sum, it, i) => sum + (done.positions.has(i + 1) ? it.want : 0), 0)
+          let jobs: JobRecord[] = []
+          if (want > 0 && done.queue !== null && !closed) {
+            const prefix = tokenPrefix()
+            const params = [
               ns,
-              input,
+              done.queue,
+              want,
               next.workerId,
               next.leaseMs,
               next.guaranteed ?? null,
               prefix,
-            ])
-          } catch (error) {
-            // The successors it may have claimed (see giveBackClaim); the completions' outcome stays unknown.
-            if (items.some((it) => it.want > 0)) giveBackClaim(ns, queue, prefix, next.leaseMs, error)
-            throw error
+            ]
+            try {
+              const got = await laneClaim(ns, done.queue, params)
+              jobs = toClaimedJobs(got, {
+                queue: done.queue,
+                workerId: next.workerId,
+                tokenPrefix: prefix,
+                lane: true,
+              })
+            } catch (error) {
+              // The completions stand; the successors it may have claimed are given back (see giveBackClaim).
+              giveBackClaim(ns, done.queue, prefix, next.leaseMs, error)
+            }
           }
-          const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
-          const done = new Set((first?.[CLAIMED_WIDTH + 1] ?? []) as number[])
-          const context = {
-            queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue ?? '',
-            workerId: next.workerId,
-            tokenPrefix: prefix,
-          }
-          const jobs = toClaimedJobs(
-            got.filter((r) => r[0] !== null),
-            context,
-          )
           return items.map((it, i) => {
-            const completed = done.has(i + 1)
+            const completed = done.positions.has(i + 1)
             return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
           })
         }),
@@ -616,8 +654,84 @@ export function postgresAdapter(
   )
 
   async function getJob(ns: string, id: string, db: Db = sql): Promise<JobRecord | null> {
+    if (db === sql) await rows('getJob', jq.MATERIALIZE_IDS, [ns, JSON.stringify([id])])
     const [r] = await rows('getJob', sq.GET, [ns, id], db)
     return r ? toJob(r) : null
+  }
+
+  // A claim: LANE_LOCK then CLAIM in one transaction, so the claim's snapshot is taken after the lock and sees
+  // every lane job an add could still have been committing (see migration 000004). On the adapter's own claim
+  // clients the four statements (begin, lock, claim, commit) are sent together: one round trip. On a caller's
+  // client (`{ sql }`) in `sql.begin`, which waits for each.
+  async function laneClaim(ns: string, queue: string, params: unknown[]): Promise<Row[]> {
+    if (claimClients.length === 0) {
+      try {
+        return (await tracked(() =>
+          sql.begin(async (tx) => {
+            await tx.unsafe(jq.LANE_LOCK, [ns, queue] as never)
+            return tx.unsafe(jq.CLAIM, params as never).values()
+          }),
+        )) as unknown as Row[]
+      } catch (err) {
+        throw new AdapterError(`PostgreSQL claim failed: ${(err as Error).message}`, { cause: err })
+      }
+    }
+    let k = 0
+    for (let i = 1; i < claimsOn.length; i++) if (claimsOn[i]! < claimsOn[k]!) k = i
+    const c = claimClients[k]!
+    claimsOn[k]!++
+    // postgres.js sends a statement when it is first awaited (or `execute()`d): sent in this order.
+    const begin = c.unsafe('begin').execute()
+    const lock = c.unsafe(jq.LANE_LOCK, [ns, queue] as never, { prepare }).execute()
+    const claimed = rows('claim', jq.CLAIM, params, c, claimSockets)
+    const commit = c.unsafe('commit').execute()
+    try {
+      // The claim's own error first (it names the statement and carries its backend for giveBackClaim); a
+      // failed commit fails the claim too: its jobs were not handed out (or, if it committed after all with
+      // its reply lost, giveBackClaim returns them).
+      const [got] = await Promise.all([claimed, begin, lock, commit])
+      return got
+    } catch (error) {
+      const failed = await claimed.then(
+        () => null,
+        (e: unknown) => e,
+      )
+      if (failed) throw failed
+      const wrapped = new AdapterError(`PostgreSQL claim failed: ${(error as Error).message}`, {
+        cause: error,
+      })
+      // The backend the transaction ran on: giveBackClaim waits while it may still commit.
+      const pid = (commit as unknown as { state?: { pid?: number | null } | null }).state?.pid
+      if (typeof pid === 'number') backendOf.set(wrapped, pid)
+      throw wrapped
+    } finally {
+      claimsOn[k]!--
+    }
+  }
+
+  // A write by a job's worker other than its completion: a lane job (token `<prefix>L<ord>`) is written as a
+  // row claim first, so the statement, written for row claims, finds it active under the same token.
+  async function materialize(op: string, ns: string, id: string, token: string): Promise<void> {
+    if (token.charCodeAt(37) === 76 /* L */) await rows(op, jq.MATERIALIZE, [ns, id, token])
+  }
+
+  // Cancel and remove of one job: its lane's lock held shared, so no lane claim hands the job out while the
+  // statement decides, and a lane job the lane already handed out written as the row claim it is.
+  async function laneShared(op: string, ns: string, id: string, text: string): Promise<Row[]> {
+    try {
+      return await tracked(() =>
+        sql.begin(async (tx) => {
+          const [q] = await tx.unsafe(sq.QUEUE_OF, [ns, id] as never, { prepare }).values()
+          if (q) {
+            await tx.unsafe(sq.LANE_SHARED, [ns, q[0]] as never, { prepare })
+            await tx.unsafe(jq.MATERIALIZE_IDS, [ns, JSON.stringify([id])] as never)
+          }
+          return (await tx.unsafe(text, [ns, id] as never).values()) as unknown as Row[]
+        }),
+      )
+    } catch (err) {
+      throw new AdapterError(`PostgreSQL ${op} failed: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   /** A statement failed on a unique constraint (SQLSTATE 23505), e.g. ADD_FRESH meeting an existing id. */
@@ -659,7 +773,19 @@ export function postgresAdapter(
       got = await rows(
         'add',
         jq.ADD_ONE,
-        [ns, f.id, f.queue, data, f.delayMs, f.priority, f.lifo, f.maxAttempts, f.guaranteed, f.behavior],
+        [
+          ns,
+          f.id,
+          f.queue,
+          data,
+          f.delayMs,
+          f.priority,
+          f.lifo,
+          f.maxAttempts,
+          f.guaranteed,
+          f.behavior,
+          db !== sql,
+        ],
         db,
       )
     } else {
@@ -669,7 +795,7 @@ export function postgresAdapter(
       sent.forEach((f, i) => {
         f.data = stored[i]!.data
       })
-      const params = [ns, input, JSON.stringify([...new Set(jobs.map((j) => j.queue))])]
+      const params = [ns, input, JSON.stringify([...new Set(jobs.map((j) => j.queue))]), db !== sql]
       // Ids the runtime made are new unless this very add is sent again: no duplicate check, and should one
       // exist after all, the statement fails whole (changing nothing) and ADD answers it. Not inside the
       // caller's transaction, which that error would abort.
@@ -703,6 +829,7 @@ export function postgresAdapter(
     // statement fails whole on an id that exists.
     const ids = JSON.stringify([...new Set(missing.map((i) => jobs[i]!.id))])
     const existing = new Map<string, JobRecord>()
+    if (db === sql) await rows('add', jq.MATERIALIZE_IDS, [ns, ids])
     for (const r of await rows('add', sq.LOOKUP, [ns, ids], db)) existing.set(r[0] as string, toJob(r))
     const retry: number[] = []
     for (const i of missing) {
@@ -758,16 +885,17 @@ export function postgresAdapter(
       ]
       let got: Row[]
       try {
-        got = await rows('claim', jq.CLAIM, params, claimSql)
+        got = await laneClaim(ns, queue, params)
       } catch (error) {
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
       }
-      return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix })
+      return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix, lane: true })
     },
 
     async renew(ns, id, token, leaseMs) {
       assertDurationMs(leaseMs, 'renew leaseMs', 'leaseMs')
+      await materialize('renew', ns, id, token)
       const [r] = await rows('renew', jq.RENEW, [ns, id, token, leaseMs])
       return r![0] as RenewOutcome
     },
@@ -777,12 +905,14 @@ export function postgresAdapter(
     async progress(ns, id, token, progress, label) {
       const text = typeof label === 'string' ? storableText(label) : null
       const detail = text ? `${progress}% ${text}` : `${progress}%`
+      await materialize('progress', ns, id, token)
       return (await rows('progress', jq.PROGRESS, [ns, id, token, progress, text, detail])).length > 0
     },
 
     async log(ns, id, token, entry: TimelineEntry) {
       const text = (value: string | undefined) => (value === undefined ? null : storableText(value))
       const params = [ns, id, token, entry.event, text(entry.detail), text(entry.workerId)]
+      await materialize('log', ns, id, token)
       return (await rows('log', jq.LOG, params)).length > 0
     },
 
@@ -836,15 +966,18 @@ export function postgresAdapter(
       })
       const delay =
         request.retryDelayMs === null ? null : Math.min(Math.max(0, request.retryDelayMs), MAX_DELAY_MS)
+      await materialize('fail', ns, id, token)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
     },
 
     async release(ns, id, token) {
+      await materialize('release', ns, id, token)
       return (await rows('release', jq.RELEASE, [ns, id, token])).length > 0
     },
 
     async recoverStalled(ns, queue, request: StallScanRequest) {
       if (request.limit < 1) return []
+      await rows('recoverStalled', jq.EXPIRE_LEASES, [ns, queue])
       const got = await rows('recoverStalled', jq.RECOVER_STALLED, [
         ns,
         queue,
@@ -857,7 +990,7 @@ export function postgresAdapter(
     },
 
     async cancel(ns, id) {
-      const [r] = await rows('cancel', jq.CANCEL, [ns, id])
+      const [r] = await laneShared('cancel', ns, id, jq.CANCEL)
       if (r) return { job: toJob(r), cancelled: true }
       const job = await getJob(ns, id)
       return job ? { job, cancelled: false } : null
@@ -927,6 +1060,7 @@ export function postgresAdapter(
         throw new OqronConfigError('listJobs: cursor is not one this adapter returned.', { field: 'cursor' })
       }
       const statuses = query.status ? JSON.stringify([query.status]) : ALL_STATUSES
+      await rows('listJobs', jq.MATERIALIZE_QUEUE, [ns, query.queue ?? null])
       const got =
         query.queue === undefined
           ? await rows('listJobs', sq.LIST_ALL, [ns, statuses, cursor, limit])
@@ -940,13 +1074,14 @@ export function postgresAdapter(
 
     async countJobs(ns, queue) {
       const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>
+      await rows('countJobs', jq.MATERIALIZE_QUEUE, [ns, queue])
       for (const r of await rows('countJobs', sq.COUNT, [ns, queue]))
         counts[r[0] as JobStatus] = r[1] as number
       return counts
     },
 
     async removeJob(ns, id) {
-      return (await rows('removeJob', sq.REMOVE, [ns, id])).length > 0
+      return (await laneShared('removeJob', ns, id, sq.REMOVE)).length > 0
     },
 
     async prune(ns, queue, request: PruneRequest) {
@@ -1041,7 +1176,7 @@ export function postgresAdapter(
         })
       }
       probe?.close()
-      await Promise.all([sql.end({ timeout: 0 }), claimSql.end({ timeout: 0 })])
+      await Promise.all([sql.end({ timeout: 0 }), ...claimClients.map((c) => c.end({ timeout: 0 }))])
     },
   }
 }

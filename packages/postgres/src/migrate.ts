@@ -4,6 +4,7 @@ import { SchemaVersionError } from './errors.js'
 import m000001 from './migrations/000001.sql'
 import m000002 from './migrations/000002.sql'
 import m000003 from './migrations/000003.sql'
+import m000004 from './migrations/000004.sql'
 import {
   isValidSchemaName,
   NO_TYPE_FETCH,
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = 
   { id: 1, name: '000001.sql', sql: m000001 },
   { id: 2, name: '000002.sql', sql: m000002 },
   { id: 3, name: '000003.sql', sql: m000003 },
+  { id: 4, name: '000004.sql', sql: m000004 },
 ]
 
 /** The newest migration this client ships. */

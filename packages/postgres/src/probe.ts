@@ -4,12 +4,13 @@ import { OwnSockets, type SocketTarget, targetKey } from './sockets.js'
 
 /**
  * The backends given, and whether each is still at its statement: running it (or waiting for a lock), or
- * idle for less than $2 ms (its reply may still be on its way). A backend that is gone, idle for longer, or
+ * idle (in a transaction or not: a claim's transaction waits for its `commit`) for less than $2 ms (its
+ * reply may still be on its way). A backend that is gone, idle for longer, or
  * whose state cannot be read (`track_activities` off: state `disabled`) is not listed as working.
  */
 const PROBE = `
 select a.pid, a.state is not null and a.state <> 'disabled'
-  and (a.state <> 'idle' or a.state_change > now() - $2::float8 * interval '1 millisecond')
+  and (a.state not like 'idle%' or a.state_change > now() - $2::float8 * interval '1 millisecond')
 from pg_stat_activity a
 where a.pid = any (string_to_array($1::text, ',')::int[])
 `

@@ -66,6 +66,29 @@ const CLAIMED = [
 ]
 export const CLAIMED_COLUMNS = CLAIMED.join(', ')
 
+/**
+ * The claim lane's advisory lock of queue `queue` of namespace $1 (migration 000004): adds that create lane
+ * jobs hold it shared until they commit, a lane claim exclusively, taken in a statement of its own before the
+ * claim's (LANE_LOCK), so the claim's snapshot sees every lane job whose `ord` it could move past.
+ */
+export function laneKey(queue: string): string {
+  return `1903520622, hashtext($1::text || chr(31) || ${queue})`
+}
+
+/**
+ * CLAIMED_COLUMNS of a lane job (alias `j`, read and not written by the claim): the attempt it starts and
+ * the guarantee (`guaranteed`, an SQL expression: the consumer's, or null) as a row claim would store them.
+ */
+export function laneClaimed(guaranteed: string): string {
+  return CLAIMED.map((column) =>
+    column === 'j.attempts'
+      ? 'j.attempts + 1'
+      : column === 'j.guaranteed'
+        ? `coalesce(${guaranteed}, j.guaranteed)`
+        : column,
+  ).join(', ')
+}
+
 /** Number of columns `CLAIMED_COLUMNS` yields (16); the row's position in the claim follows them. */
 export const CLAIMED_WIDTH = CLAIMED.length
 
@@ -73,8 +96,10 @@ export const CLAIMED_WIDTH = CLAIMED.length
 export interface ClaimContext {
   queue: string
   workerId: string
-  /** The tokens' prefix; a row's token is this and its position. */
+  /** The tokens' prefix; a row's token is this and its position (a lane job's: `L` and its `ord`). */
   tokenPrefix: string
+  /** Whether each row has a lane `ord` (null for a row claim) after its position (CLAIM's rows). */
+  lane?: boolean
 }
 
 /**
@@ -96,7 +121,9 @@ export function toClaimedJobs(rows: Row[], c: ClaimContext): JobRecord[] {
       c.queue,
       'active',
       c.workerId,
-      c.tokenPrefix + (r[CLAIMED_WIDTH] as number), // token
+      c.lane && r[CLAIMED_WIDTH + 1] !== null
+        ? `${c.tokenPrefix}L${r[CLAIMED_WIDTH + 1]}`
+        : c.tokenPrefix + (r[CLAIMED_WIDTH] as number), // token
       lockExpiresAt,
       r[12] as number, // createdAt
       startedAt,

@@ -11,12 +11,15 @@ import {
 } from '../src/index.js'
 import { adminSql, DATABASE_URL, newJob, proxiedAdapter, randomSchema, runSuite, sleep } from './helpers.js'
 
-/** ReadyForQuery: the server has finished (and committed) the statements sent before it. */
-const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
+/**
+ * ReadyForQuery outside a transaction block (status `I`): the server has finished (and committed) the
+ * statements sent before it — for a claim, the `commit` sent after it in its transaction (see laneClaim).
+ */
+const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49])
 
 /**
- * Loses the reply to the first statement whose Parse message contains `marker`: its Parse, Bind and Execute
- * reach the server, and from its Execute on nothing comes back; the connection is cut once the server says
+ * Loses the reply to the first statement whose Parse (or simple Query) message contains `marker`: its Parse,
+ * Bind and Execute reach the server, and from its Execute on nothing comes back; the connection is cut once the server says
  * it is ready for the next query, i.e. the statement ran and committed (with `cut: false` never: the
  * connection stays open and nothing more comes back on it, as when the server's host is gone). Reads the client's messages whole
  * (type byte and length; a new connection starts with the startup message, which has no type byte).
@@ -41,6 +44,8 @@ function loseStatementReply(marker: string, { cut = true } = {}): (fresh: boolea
           startup = false
           if (type === 'P' && message.includes(wanted)) marked = true
           else if (type === 'E' && marked) return true
+          // A statement without parameters may go as a simple query (postgres.js sends `commit` so).
+          else if (type === 'Q' && message.includes(wanted)) return true
         }
       },
       // Without `cut` the connection stays open and silent: a half-open connection.
@@ -128,11 +133,13 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     const lost = [newJob('q'), newJob('q'), newJob('q')]
     const later = newJob('q')
     await a.broker.addBulk(s, [...lost, later])
-    const losing = proxy.loseReply(loseStatementReply('jsonb_object_agg'))
+    // The reply of the claim transaction's `commit` is lost (the claim's own rows arrived): the claim
+    // committed, and the caller cannot know it.
+    const losing = proxy.loseReply(loseStatementReply('commit'))
     await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow()
     await losing
     // The claim committed (3 taken, `later` left waiting), but nobody holds its tokens: without the
-    // give-back they would stay active for the whole 60 s lease.
+    // give-back they would stay handed out for the whole 60 s lease.
     expect(await countsOnce(a, s, 'q', (c) => c.waiting === 4)).toMatchObject({ waiting: 4, active: 1 })
     const stillHeld = await a.storage.getJob(s, other!.id)
     expect(stillHeld).toMatchObject({ status: 'active', token: other!.token })
@@ -222,43 +229,6 @@ describe.runIf(runSuite)(
       }
     })
 
-    test('claim: a claim still running when its connection was closed is given back once its backend commits it', async () => {
-      const s = ns()
-      const jobs = [newJob('q'), newJob('q'), newJob('q')]
-      await a.broker.addBulk(s, jobs)
-      // The next claim first sleeps 1.5 s on the server. Meanwhile the server cannot be reached on a new
-      // connection, so the deadline's question (is its backend still at it?) gets no answer and the claim's
-      // connection is closed; the backend goes on and commits the claim at its Sync afterwards. The claim pool
-      // has a connection open before (an empty claim), the main pool has the add's, for the give-back.
-      await a.broker.claim(s, 'empty', { ...request, limit: 1 })
-      await slowNextClaim(a, 1.5)
-      proxy.freezeNew(true)
-      try {
-        await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(/replyTimeoutMs/)
-      } finally {
-        proxy.freezeNew(false)
-      }
-      // Before: the give-back ran at once, found nothing (not committed yet) and stopped; the claim then
-      // committed and its jobs stayed active under tokens nobody held for the whole 60 s lease.
-      const t0 = Date.now()
-      const released = async () => {
-        const back = await Promise.all(jobs.map((job) => a.storage.getJob(s, job.id)))
-        return back.every((j) => j?.timeline.at(-1)?.event === 'released') ? back : null
-      }
-      let back = await released()
-      while (!back && Date.now() - t0 < 5_000) {
-        await sleep(50)
-        back = await released()
-      }
-      // The released entries prove that the claim did commit (after the 1.5 s sleep) and was given back.
-      expect(Date.now() - t0).toBeGreaterThan(300)
-      for (const job of back ?? []) {
-        expect(job).toMatchObject({ status: 'waiting', attempts: 0, token: null })
-        expect(job!.timeline.at(-1)).toMatchObject({ event: 'released', detail: 'claim reply lost' })
-      }
-      expect(back).not.toBeNull()
-    })
-
     test('renew: fails after replyTimeoutMs; the next renewal, on a new connection, keeps the lease', async () => {
       const s = ns()
       const job = newJob('q')
@@ -343,6 +313,60 @@ describe.runIf(runSuite)(
         await admin.unsafe(`drop role ${role}`)
         await admin.end({ timeout: 1 })
       }
+    })
+  },
+)
+
+describe.runIf(runSuite)(
+  'a claim left without an answer while its backend still runs it (prepared statements)',
+  () => {
+    let proxy: LossyProxy
+    let a: PostgresAdapters
+    let n = 0
+    const ns = () => `running-${++n}`
+    const request = { workerId: 'w-running', leaseMs: 60_000 }
+    // Prepared: a claim's transaction (begin, lane lock, claim, commit) is sent in one go only once the claim's
+    // statement is prepared; unprepared, postgres.js waits for its description before sending it and the
+    // commit, and a connection closed meanwhile commits nothing (nothing to give back).
+    withProxiedAdapter({ prepare: true, replyTimeoutMs: 500 }, (made) => ({ proxy, a } = made))
+
+    test('claim: a claim still running when its connection was closed is given back once its backend commits it', async () => {
+      const s = ns()
+      const jobs = [newJob('q'), newJob('q'), newJob('q')]
+      await a.broker.addBulk(s, jobs)
+      // The next claim first sleeps 1.5 s on the server. Meanwhile the server cannot be reached on a new
+      // connection, so the deadline's question (is its backend still at it?) gets no answer and the claim's
+      // connection is closed; the backend goes on and commits the claim (its `commit` was sent with it: the
+      // claim is a prepared statement by now, so the four statements of its transaction go out together). The
+      // claim's client has a connection open before (an empty claim, which also prepares the claim), the main
+      // pool has the add's, for the give-back.
+      await a.broker.claim(s, 'empty', { ...request, limit: 1 })
+      await slowNextClaim(a, 1.5)
+      proxy.freezeNew(true)
+      try {
+        await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(/replyTimeoutMs/)
+      } finally {
+        proxy.freezeNew(false)
+      }
+      // Before: the give-back ran at once, found nothing (not committed yet) and stopped; the claim then
+      // committed and its jobs stayed active under tokens nobody held for the whole 60 s lease.
+      const t0 = Date.now()
+      const released = async () => {
+        const back = await Promise.all(jobs.map((job) => a.storage.getJob(s, job.id)))
+        return back.every((j) => j?.timeline.at(-1)?.event === 'released') ? back : null
+      }
+      let back = await released()
+      while (!back && Date.now() - t0 < 5_000) {
+        await sleep(50)
+        back = await released()
+      }
+      // The released entries prove that the claim did commit (after the 1.5 s sleep) and was given back.
+      expect(Date.now() - t0).toBeGreaterThan(300)
+      for (const job of back ?? []) {
+        expect(job).toMatchObject({ status: 'waiting', attempts: 0, token: null })
+        expect(job!.timeline.at(-1)).toMatchObject({ event: 'released', detail: 'claim reply lost' })
+      }
+      expect(back).not.toBeNull()
     })
   },
 )

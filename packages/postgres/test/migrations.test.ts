@@ -143,6 +143,7 @@ describe.runIf(runSuite)('migrations', () => {
         expect(indexes.map((r) => r.indexname)).toEqual([
           'jobs_active',
           'jobs_claim',
+          'jobs_claim_rest',
           'jobs_delayed',
           'jobs_finished',
           'jobs_list',

@@ -118,8 +118,10 @@ describe.runIf(runSuite)('plans made on an empty table', () => {
         const completeMs = performance.now() - t0
         expect(done.every(Boolean)).toBe(true)
         ratios.push(`remove ${remove}: claim ${claimMs.toFixed(1)} ms, complete ${completeMs.toFixed(1)} ms`)
-        // Linear, the completion costs less than the claim; the nested loop cost 10-40 times the claim.
-        expect(completeMs, ratios.join('; ')).toBeLessThan(2 * claimMs + 20)
+        // Linear, the completion costs about what the claim does; the nested loop cost 10-40 times a claim that
+        // wrote its rows (~0.5 s). Since the claim lane (000004) the claim writes none of them and a keeping
+        // completion writes every one, so it may cost a few claims, not tens.
+        expect(completeMs, ratios.join('; ')).toBeLessThan(4 * claimMs + 40)
       }
     } finally {
       await admin.end({ timeout: 1 })

@@ -5,14 +5,16 @@
  *
  * Every statement is a single round trip and atomic on its own. Every write that takes a token repeats
  * the fence `j.token = $3 and j.status = 'active' and j.lock_expires_at > now()` (`fence()`): a stale token
- * or a lease expired by the server's clock changes nothing.
+ * or a lease expired by the server's clock changes nothing. A job the claim lane handed out (migration
+ * 000004, docs/postgres.md "The claim lane") is fenced by its lease row in a completion
+ * (`completionFence`) and written as a row claim (MATERIALIZE) before any other write.
  *
  * A claim writes no `active` timeline entry: it sets `tl_active`, and the entry is derived from the row
  * (migration 000003). Every statement that appends an entry does so through `push()` (row.ts), which
  * writes the pending entry first, and sets `tl_active = false`.
  */
 
-import { ADD_DEFAULTS, ADDED_COLUMNS, HELD_DETAIL, push } from '../row.js'
+import { ADD_DEFAULTS, ADDED_COLUMNS, HELD_DETAIL, laneClaimed, laneKey, push } from '../row.js'
 
 /**
  * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
@@ -24,6 +26,95 @@ import { ADD_DEFAULTS, ADDED_COLUMNS, HELD_DETAIL, push } from '../row.js'
 function fence(token: string): string {
   return `j.token = ${token} and j.status = (select 'active'::text) and j.lock_expires_at > now()`
 }
+
+/** Taken by a lane claim before its statement, in the same transaction ($1 ns, $2 queue). */
+export const LANE_LOCK = `select pg_advisory_xact_lock(${laneKey('$2::text')})`
+
+/**
+ * Row `j` is in the claim lane (waiting, priority 0, not LIFO, not claimed row by row) and in the range of
+ * lease `l`: active under that lease.
+ */
+function inLease(l: string): string {
+  return `j.status = 'waiting' and j.priority = 0 and not j.rowclaim and j.queue = ${l}.queue
+    and j.ord between ${l}.lo and ${l}.hi`
+}
+
+/**
+ * What a lane job's row becomes when it is written as a row claim (`materialized`): active under its
+ * lease's token, worker, start and expiry, the attempt counted, the `active` entry pending — what CLAIM
+ * would have written for it.
+ */
+function materialized(l: string): string {
+  return `status = 'active',
+    token = ${l}.token || 'L' || j.ord,
+    worker_id = ${l}.worker_id,
+    lock_expires_at = ${l}.expires_at,
+    attempts = j.attempts + 1,
+    started_at = ${l}.started_at,
+    finished_at = null,
+    guaranteed = coalesce(${l}.guaranteed, j.guaranteed),
+    tl_active = true`
+}
+
+/**
+ * The fence of a completion: a row claim's (`fence`), or a lane job's: still waiting in the lane at the
+ * `ord` its token names (`<prefix>L<ord>`), its lease (the prefix, 37 characters) not expired (among the
+ * statement's live leases, `lv` of INPUT).
+ */
+function completionFence(token: string): string {
+  return `(${fence(token)} or (j.status = (select 'waiting'::text) and j.priority = 0 and not j.rowclaim
+    and substr(${token}, 38) = 'L' || j.ord and (select lv.o from lv) ? left(${token}, 37)))`
+}
+
+/**
+ * Lane jobs written as row claims (`materialized`), so that every statement written for row claims sees
+ * them as they are: active. $1 ns; by token ($2 id, $3 the token), before a worker's write other than its
+ * completion (renew, progress, log, fail, release).
+ */
+export const MATERIALIZE = `
+update {{schema}}.jobs j set ${materialized('l')}
+from {{schema}}.leases l
+where j.ns = $1::text and j.id = $2::text and l.ns = $1::text and l.token = left($3::text, 37)
+  and substr($3::text, 38) = 'L' || j.ord and ${inLease('l')}
+returning 1
+`
+
+/** MATERIALIZE of the jobs $2 (a JSON array of ids) whatever their lease: before a read or cancel by id. */
+export const MATERIALIZE_IDS = `
+update {{schema}}.jobs j set ${materialized('l')}
+from {{schema}}.leases l
+where j.ns = $1::text and j.id = any (array(select jsonb_array_elements_text($2::text::jsonb)))
+  and l.ns = $1::text and ${inLease('l')}
+returning 1
+`
+
+/** MATERIALIZE of every lane job of queue $2 (every queue if null): before a listing or count. */
+export const MATERIALIZE_QUEUE = `
+update {{schema}}.jobs j set ${materialized('l')}
+from {{schema}}.leases l
+where l.ns = $1::text and ($2::text is null or l.queue = $2::text) and j.ns = $1::text and ${inLease('l')}
+returning 1
+`
+
+/**
+ * Before each stall scan of queue $2: delete its expired leases, and write the jobs still in their ranges as
+ * row claims whose lease expired, which the scan (RECOVER_STALLED) then recovers as any other. Spent leases
+ * (every job of the range settled) go the same way once expired.
+ */
+export const EXPIRE_LEASES = `
+with e as (
+  delete from {{schema}}.leases l
+  where l.ns = $1::text and l.queue = $2::text and l.expires_at <= now()
+  returning l.*
+),
+u as (
+  update {{schema}}.jobs j set ${materialized('l')}
+  from e l
+  where j.ns = $1::text and j.queue = $2::text and ${inLease('l')}
+  returning 1
+)
+select count(*)::int from u
+`
 
 /**
  * A new job's timeline: `added`, and `held` when it is stored paused because its queue is disabled. Both
@@ -66,9 +157,14 @@ with held as (
   where q.ns = $1::text and q.disabled and q.queue in (select jsonb_array_elements_text($3::text::jsonb))
   for share
 ),
+lk as (
+  select count(pg_advisory_xact_lock_shared(${laneKey('q.queue')})) as n
+  from jsonb_array_elements_text($3::text::jsonb) as q(queue)
+  where not $4::boolean
+),
 ins as (
   insert into {{schema}}.jobs as j
-    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline)
+    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline, rowclaim)
   select $1::text, x.id, x.queue,
     case when x.disabled then 'paused' when x.delay_ms > 0 then 'delayed' else 'waiting' end,
     x.seq,
@@ -79,7 +175,8 @@ ins as (
     x.max_attempts,
     x.guaranteed,
     now() + greatest(x.delay_ms, 0) * interval '1 millisecond',
-    ${addedTimeline('x.disabled')}
+    ${addedTimeline('x.disabled')},
+    $4::boolean
   from (
     select x.id, x.queue, x.data, x.n,
       coalesce(x.delay_ms, ${ADD_DEFAULTS.delayMs}) as delay_ms,
@@ -93,6 +190,7 @@ ins as (
     from rows from (jsonb_to_recordset($2::text::jsonb) as (id text, queue text, data jsonb, "delayMs" float8,
         priority int, lifo boolean, "maxAttempts" int, guaranteed boolean, behavior text))
       with ordinality as x(id, queue, data, delay_ms, priority, lifo, max_attempts, guaranteed, behavior, n)
+    where (select n from lk) is not null
   ) x
   where not x.disabled or x.behavior = 'hold'
   order by x.n
@@ -155,12 +253,16 @@ with held as (
   where q.ns = $1::text and q.queue = $3::text and q.disabled
   for share
 ),
+lk as (
+  select case when not $11::boolean then pg_advisory_xact_lock_shared(${laneKey('$3::text')}) end as n
+),
 r as (
   select nextval('{{schema}}.job_seq') as seq, exists (select 1 from held) as disabled
+  from lk
 ),
 ins as (
   insert into {{schema}}.jobs as j
-    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline)
+    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline, rowclaim)
   select $1::text, $2::text, $3::text,
     case when r.disabled then 'paused' when $5::float8 > 0 then 'delayed' else 'waiting' end,
     r.seq,
@@ -171,7 +273,8 @@ ins as (
     $8::int,
     $9::boolean,
     now() + greatest($5::float8, 0) * interval '1 millisecond',
-    ${addedTimeline('r.disabled')}
+    ${addedTimeline('r.disabled')},
+    $11::boolean
   from r
   where not r.disabled or $10::text = 'hold'
   on conflict (ns, id) do nothing
@@ -187,29 +290,55 @@ from ins
 interface ClaimParams {
   queue: string
   limit: string
+  /** Whether the claim also takes lane jobs (CLAIM, after LANE_LOCK); COMPLETE_AND_CLAIM does not. */
+  lane: boolean
 }
 
+/** The columns of the lane arm `l` (lane jobs are not written, so they are read here). */
+const LANE_READ = `j.data, j.result, j.error, j.attempts, j.max_attempts, j.stalled_count, j.progress,
+    j.progress_label, j.lifo, j.guaranteed, j.created_at, j.run_at`
+
 /**
- * The CTEs `gate`, `w`, `d` and `picked` of a claim (documented on CLAIM): up to `limit` due jobs of
- * `queue` in delivery order, locked with `for update skip locked`.
+ * The CTEs `gate`, `w`, (`ln`, `l`), `d` and `picked` of a claim (documented on CLAIM): up to `limit` due
+ * jobs of `queue` in delivery order. Jobs claimed row by row (`w`: the ready jobs outside the lane, read
+ * from jobs_claim_rest; `d`: due delayed jobs) are locked with `for update skip locked`; lane jobs (`l`, the
+ * next ones after the queue's position) are not locked: the caller holds the lane's lock.
  */
-function pickDue({ queue, limit }: ClaimParams): string {
+function pickDue({ queue, limit, lane }: ClaimParams): string {
   return `gate as (
   select 1 from {{schema}}.queues q
   where q.ns = $1::text and q.queue = ${queue} and (q.paused or q.disabled)
 ),
 w as (
-  select j.id, j.ctid as tid, j.priority, 1 as grp, j.ord::float8 as k from {{schema}}.jobs j
+  select j.id, j.ctid as tid, j.priority, 1 as grp, j.ord::float8 as k, false as lane, j.ord
+  from {{schema}}.jobs j
   where j.ns = $1::text and j.queue = ${queue} and j.status in ('waiting', 'stalled')
+    and (j.priority <> 0 or j.ord < 0 or j.rowclaim)
     and not exists (select 1 from gate)
   order by j.priority desc, j.ord
   limit ${limit}
   for update skip locked
+),${
+    lane
+      ? `
+ln as (
+  select coalesce((select x.pos from {{schema}}.lanes x where x.ns = $1::text and x.queue = ${queue}), 0) as pos
 ),
+l as (
+  select j.id, j.ctid as tid, j.priority, 1 as grp, j.ord::float8 as k, true as lane, j.ord, ${LANE_READ}
+  from {{schema}}.jobs j
+  where j.ns = $1::text and j.queue = ${queue} and j.status in ('waiting', 'stalled') and j.priority = 0
+    and j.ord > (select pos from ln) and not j.rowclaim
+    and not exists (select 1 from gate)
+  order by j.priority desc, j.ord
+  limit ${limit}
+),`
+      : ''
+  }
 d as (
   select j.id, j.ctid as tid, j.priority,
     case when j.lifo then 0 else 2 end as grp,
-    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k
+    case when j.lifo then -1 else 1 end * {{schema}}.ms(j.run_at) as k, false as lane, j.ord
   from {{schema}}.jobs j
   where j.ns = $1::text and j.queue = ${queue} and j.status = 'delayed' and j.run_at <= now()
     and not exists (select 1 from gate)
@@ -218,17 +347,27 @@ d as (
   for update skip locked
 ),
 picked as (
-  select c.id, c.tid, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
-  from (select * from w union all select * from d) c
+  select c.id, c.tid, c.lane, c.ord, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
+  from (
+    select w.id, w.tid, w.priority, w.grp, w.k, w.lane, w.ord from w
+    ${lane ? 'union all select l.id, l.tid, l.priority, l.grp, l.k, l.lane, l.ord from l' : ''}
+    union all select d.id, d.tid, d.priority, d.grp, d.k, d.lane, d.ord from d
+  ) c
   order by c.priority desc, c.grp, c.k
   limit ${limit}
+),
+pp as (
+  select jsonb_object_agg(p.id, p.pos) as m, {{schema}}.ms(now()) as started,
+    min(p.id) filter (where p.pos = 1) as first,
+    min(p.ord) filter (where p.lane) as lo, max(p.ord) filter (where p.lane) as hi
+  from picked p
 )`
 }
 
 /**
- * The update that makes the `picked` rows active with a fresh lease, returning what differs per row
- * (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `p`, and sent with the
- * job at position 1, `p.first`) and the position.
+ * The update that makes the `picked` rows claimed row by row active with a fresh lease, returning what
+ * differs per row (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `pp`,
+ * and sent with the job at position 1, `p.first`), the position, and a null lane `ord`.
  * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call) and the row's
  * position in the claim: unique per claimed attempt without a random draw per row.
  * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
@@ -246,11 +385,13 @@ function activatePicked({
   leaseMs,
   guaranteed,
   tokenPrefix,
+  laneColumn,
 }: {
   worker: string
   leaseMs: string
   guaranteed: string
   tokenPrefix: string
+  laneColumn: boolean
 }): string {
   return `update {{schema}}.jobs j set
   status = 'active',
@@ -262,33 +403,54 @@ function activatePicked({
   finished_at = null,
   guaranteed = coalesce(${guaranteed}, j.guaranteed),
   tl_active = true
-from (
-  select jsonb_object_agg(p.id, p.pos) as m, {{schema}}.ms(now()) as started,
-    {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires,
-    min(p.id) filter (where p.pos = 1) as first
-  from picked p
-) p
-where j.ctid = any (array(select p2.tid from picked p2))
-returning {{claimed}}, (p.m ->> j.id)::int`
+from (select pp.*, {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires from pp) p
+where j.ctid = any (array(select p2.tid from picked p2 where not p2.lane))
+returning {{claimed}}, (p.m ->> j.id)::int${laneColumn ? ', null::bigint' : ''}`
 }
 
 /**
- * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement. $6, if not
- * null, is the consumer's guarantee, stored on each claimed job. $7 is the tokens' random prefix, new for
- * every call. The records come back with an empty timeline.
+ * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement, after LANE_LOCK in
+ * the same transaction. $6, if not null, is the consumer's guarantee, stored on each claimed job. $7 is the
+ * tokens' random prefix, new for every call. The records come back with an empty timeline.
  *
- * Two arms, each an ordered index range read with `for update skip locked`, so concurrent claimers
- * never wait on each other and never get the same row: ready jobs (waiting or stalled) in delivery
- * order (priority desc, then `ord`), and delayed jobs whose `run_at` has come, by run_at. Reading
- * delayed jobs from their own index keeps a long tail of future jobs out of the hot path. A due
- * delayed job joins its priority at the back as if promoted now (a LIFO one at the front). The union
- * is cut to $3 in that order; rows of an arm that were locked but not picked are unlocked at commit,
- * a moment later. A paused or disabled queue gives [] (a one-time filter, evaluated once per call).
- * The picked rows are updated by TID (see activatePicked).
+ * Three arms, each an ordered index range read: ready jobs outside the lane (another priority, LIFO,
+ * released, stalled, retried, added in a transaction) in delivery order (priority desc, then `ord`) and
+ * delayed jobs whose `run_at` has come (by run_at), both locked with `for update skip locked` so concurrent
+ * claimers never wait on each other and never get the same row, and the queue's next lane jobs after its
+ * position (no row lock: the lane's lock makes lane claims of a queue take turns). A due delayed job joins
+ * its priority at the back as if promoted now (a LIFO one at the front). The union is cut to $3 in that
+ * order; rows of an arm that were locked but not picked are unlocked at commit, a moment later. A paused or
+ * disabled queue gives [] (a one-time filter, evaluated once per call).
+ * The picked rows outside the lane are updated by TID (see activatePicked). The picked lane jobs are not
+ * written (they are the lane arm's first rows, up to the highest picked: no join back to the picks): the
+ * queue's position moves to the highest of them, and one `leases` row records the claim (the
+ * prefix, the range of `ord`s, the worker, the start and the expiry). They come back with their `ord`
+ * (last column), and their token is `$7 || 'L' || ord` (row.ts).
  */
 export const CLAIM = `
-with ${pickDue({ queue: '$2::text', limit: '$3::int' })}
-${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean', tokenPrefix: '$7::text' })}
+with ${pickDue({ queue: '$2::text', limit: '$3::int', lane: true })},
+cl as (
+${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean', tokenPrefix: '$7::text', laneColumn: true })}
+),
+mv as (
+  insert into {{schema}}.lanes as x (ns, queue, pos)
+  select $1::text, $2::text, pp.hi from pp where pp.hi is not null
+  on conflict (ns, queue) do update set pos = excluded.pos
+  returning 1
+),
+ls as (
+  insert into {{schema}}.leases (ns, token, queue, lo, hi, worker_id, guaranteed, started_at, expires_at)
+  select $1::text, $7::text, $2::text, pp.lo, pp.hi, $4::text, $6::boolean, now(),
+    now() + $5::float8 * interval '1 millisecond'
+  from pp where pp.hi is not null
+  returning 1
+)
+select * from cl
+union all
+select ${laneClaimed('$6::boolean')}, (p.m ->> j.id)::int, j.ord
+from l j,
+  (select pp.*, {{schema}}.ms(now() + $5::float8 * interval '1 millisecond') as expires from pp) p
+where j.ord <= p.hi
 `
 
 /**
@@ -341,6 +503,7 @@ export const FAIL = `
 with f as (
   update {{schema}}.jobs j set
     status = case when $5::float8 is null then 'failed' when $5::float8 > 0 then 'delayed' else 'waiting' end,
+    rowclaim = true,
     error = $4::text::jsonb,
     token = null, lock_expires_at = null,
     worker_id = case when $5::float8 is null then j.worker_id end,
@@ -368,7 +531,7 @@ from f
  * `released` entry with `detail` (an SQL expression).
  */
 function released(detail: string): string {
-  return `status = 'waiting',
+  return `status = 'waiting', rowclaim = true,
     token = null, worker_id = null, lock_expires_at = null,
     attempts = greatest(j.attempts - 1, 0),
     run_at = now(),
@@ -401,7 +564,9 @@ from r
  * Nobody holds those tokens: the claim's caller never learnt them. Each job goes back as `release` gives
  * one back (attempt not counted, a `released` entry), keeping its place in the queue (`ord` unchanged: a
  * claim takes the front, so they stay at the front). If the claim never ran or rolled back, nothing
- * matches. Returns how many jobs it gave back; wakes the queues' consumers.
+ * matches. The claim's lease row (the claim lane, 000004), if any, is deleted too and the lane jobs still in
+ * its range go back to row claims (`rowclaim`), in their place. Returns how many jobs it gave back; wakes the
+ * queues' consumers.
  *
  * $4 is the backend pid of the connection the claim was sent on, if known. While that backend is still
  * busy (in pg_stat_activity and not `idle`), the claim may not have committed yet — a connection closed by
@@ -423,11 +588,27 @@ r as (
     and j.status = 'active' and left(j.token, length($3::text)) = $3::text and j.lock_expires_at > now()
     and not (select pending from busy)
   returning j.queue
-)
+),
+rl as (
+  delete from {{schema}}.leases l
+  where l.ns = $1::text and l.token = $3::text and ($2::text is null or l.queue = $2::text)
+    and l.expires_at > now() and not (select pending from busy)
+  returning l.*
+),
+rj as (
+  update {{schema}}.jobs j set
+    rowclaim = true,
+    timeline = ${push("{{schema}}.entry('released', l.worker_id, 'claim reply lost')")},
+    tl_active = false
+  from rl l
+  where j.ns = $1::text and ${inLease('l')}
+  returning j.queue
+),
+a as (select r.queue from r union all select rj.queue from rj)
 select count(*)::int, (select count(pg_notify({{channel}},
-  json_build_object('t', 'w', 'n', $1::text, 'q', q.queue, 'd', 0)::text)) from (select distinct queue from r) q),
+  json_build_object('t', 'w', 'n', $1::text, 'q', q.queue, 'd', 0)::text)) from (select distinct queue from a) q),
   (select pending from busy)
-from r
+from a
 `
 
 /**
@@ -510,7 +691,7 @@ from c
 export const RETRY = `
 with r as (
   update {{schema}}.jobs j set
-    status = 'waiting',
+    status = 'waiting', rowclaim = true,
     attempts = 0, stalled_count = 0, error = null,
     finished_at = null, worker_id = null,
     run_at = now(),
@@ -543,6 +724,10 @@ from r
  * timeline gets the pending `active` entry (if any) and `completed`; a removed job's is never written.
  */
 function completeInput(remove: boolean, returning: string): string {
+  const token = '((select m from m) -> j.id ->> 1)'
+  // A lane job (still `waiting`) is stored as its row claim would have been: the attempt counted, the
+  // start and worker of its lease, its `active` entry before `completed`.
+  const lease = (i: number, type: string) => `((select lv.o from lv) -> left(${token}, 37) ->> ${i})::${type}`
   const target = remove
     ? 'delete from {{schema}}.jobs j'
     : `update {{schema}}.jobs j set
@@ -550,16 +735,35 @@ function completeInput(remove: boolean, returning: string): string {
   result = nullif((select m from m) -> j.id -> 2, 'null'::jsonb),
   token = null, lock_expires_at = null,
   finished_at = now(),
-  timeline = ${push("{{schema}}.entry('completed', j.worker_id, null)")},
+  attempts = j.attempts + case when j.status = 'waiting' then 1 else 0 end,
+  worker_id = case when j.status = 'waiting' then ${lease(0, 'text')} else j.worker_id end,
+  started_at = case when j.status = 'waiting' then ${lease(1, 'timestamptz')} else j.started_at end,
+  guaranteed = case when j.status = 'waiting' then coalesce(${lease(2, 'boolean')}, j.guaranteed)
+    else j.guaranteed end,
+  timeline = case when j.status = 'waiting'
+    then {{schema}}.tl_push(j.timeline, true, ${lease(1, 'timestamptz')}, ${lease(0, 'text')}, j.attempts + 1,
+      {{schema}}.entry('completed', ${lease(0, 'text')}, null), {{lim}})
+    else ${push("{{schema}}.entry('completed', j.worker_id, null)")} end,
   tl_active = false`
   return `${target}
 where j.ns = $1::text and j.id = any (array(select jsonb_object_keys((select m from m))))
-  and ${fence('((select m from m) -> j.id ->> 1)')}
+  and ${completionFence(token)}
 returning ${returning}`
 }
 
-/** The input object of a completion statement (`completeInput`), `$2`, parsed once. */
-const INPUT = 'm as (select $2::text::jsonb as m)'
+/**
+ * The input object of a completion statement (`completeInput`), `$2`, parsed once; and `lv`, the live lease
+ * rows (the claim lane's) of its tokens' prefixes, read once per statement: a JSON object prefix → [worker,
+ * start, guarantee], for `completionFence` and the lane jobs a keeping completion writes.
+ */
+const INPUT = `m as (select $2::text::jsonb as m),
+lv as (
+  select coalesce(jsonb_object_agg(l.token, jsonb_build_array(l.worker_id, l.started_at, l.guaranteed)), '{}')
+    as o
+  from {{schema}}.leases l
+  where l.ns = $1::text and l.expires_at > now()
+    and l.token = any (array(select distinct left(e.value ->> 1, 37) from jsonb_each((select m from m)) e))
+)`
 
 /** The position in the caller's batch (1-based) of the completed row `j`. */
 const POSITION = '((select m from m) -> j.id ->> 0)::int'
@@ -597,9 +801,9 @@ ${completeInput(remove, `${POSITION} as n, j.queue, ((select m from m) -> j.id -
 qn as (
   select c.queue from c limit 1
 ),
-${pickDue({ queue: '(select queue from qn)', limit: '(select coalesce(sum(c.want), 0) from c)' })},
+${pickDue({ queue: '(select queue from qn)', limit: '(select coalesce(sum(c.want), 0) from c)', lane: false })},
 cl as (
-${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean', tokenPrefix: '$6::text' })}
+${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean', tokenPrefix: '$6::text', laneColumn: false })}
 )
 select cl.*, case when row_number() over () = 1 then done.positions end,
   case when row_number() over () = 1 then (select queue from qn) end

@@ -1,6 +1,14 @@
 /** Statements of the Storage contract and of queue flags and locks. Placeholders as in jobs.ts. */
 
-import { push } from '../row.js'
+import { laneKey, push } from '../row.js'
+
+/** The queue of job $2 (cancel and remove take its lane's lock, LANE_SHARED). */
+export const QUEUE_OF = `
+select j.queue from {{schema}}.jobs j where j.ns = $1::text and j.id = $2::text
+`
+
+/** The lane lock of queue $2 shared, as an add holds it (see laneKey in row.ts). */
+export const LANE_SHARED = `select pg_advisory_xact_lock_shared(${laneKey('$2::text')})`
 
 /** One record by primary key. */
 export const GET = `
@@ -235,6 +243,7 @@ export const RESUME_HELD = `
 with r as (
   update {{schema}}.jobs j set
     status = case when j.run_at > clock_timestamp() then 'delayed' else 'waiting' end,
+    rowclaim = true,
     ord = case when j.lifo then -1 else 1 end * nextval('{{schema}}.job_seq'),
     timeline = ${push("{{schema}}.entry('resumed', null, null)")},
     tl_active = false
