@@ -97,12 +97,26 @@ try {
     null,
     'token:',
   ])
+  await explain('stall scan: expired lane leases', J.EXPIRE_LEASES, ['explain', 'bulk'])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
-  await explain('add (one job)', J.ADD_ONE, ['explain', 'new-1', 'bulk', '{}', 0, 0, false, 1, true, 'hold'])
+  await explain('add (one job)', J.ADD_ONE, [
+    'explain',
+    'new-1',
+    'bulk',
+    '{}',
+    0,
+    0,
+    false,
+    1,
+    true,
+    'hold',
+    false,
+  ])
   await explain('add (bulk of one)', J.ADD, [
     'explain',
     JSON.stringify([{ id: 'new-1', queue: 'bulk', data: {} }]), // default options are left out, as the adapter does
     JSON.stringify(['bulk']),
+    false,
   ])
   await explain('add follow-up lookup (duplicates)', S.LOOKUP, ['explain', JSON.stringify(['j1', 'j2'])])
   await explain('waitForWork next due', S.NEXT_DUE, ['explain', 'bulk'])
