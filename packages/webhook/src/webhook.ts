@@ -110,6 +110,16 @@ export const webhookRetryDefaults = {
   jitter: 0.2,
 } satisfies Required<RetryOptions>
 
+/**
+ * The webhook's retry defaults under what was given. Only an object is merged: anything else goes to core as
+ * it is, which refuses it (`retries: 5` spread into the defaults would vanish and run the default policy).
+ */
+function withRetryDefaults(given: RetryOptions | undefined): RetryOptions | undefined {
+  if (given === undefined) return webhookRetryDefaults
+  if (given === null || typeof given !== 'object' || Array.isArray(given)) return given
+  return { ...webhookRetryDefaults, ...stripUndefined(given) }
+}
+
 /** Every default of `webhook()` in one place (plus the `WorkOptions` defaults of `@oqronkit/core`). */
 export const webhookDefaults = {
   guaranteedWorker: true,
@@ -707,7 +717,7 @@ export function webhook<Payload = unknown>(options: WebhookOptions): Webhook<Pay
   const d = webhookDefaults
   const resolved = resolveWorkOptions(
     where,
-    { ...options, retries: { ...webhookRetryDefaults, ...stripUndefined(options.retries ?? {}) } },
+    { ...options, retries: withRetryDefaults(options.retries) },
     { guaranteedWorker: d.guaranteedWorker, concurrency: d.concurrency },
     (m) => console.warn(`[oqronkit] ${m}`),
   )

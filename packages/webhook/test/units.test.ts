@@ -251,6 +251,9 @@ describe('webhook() options', () => {
       { endpoints: [{ url: 'https://x.example', headers: 'abc' }] },
       /headers/,
     ],
+    // Spread into the defaults, a number vanished: `retries: 5` ran with the default policy.
+    ['retries that are not an object', { retries: 5, endpoints: [] }, /retries must be an object/],
+    ['retries: false', { retries: false, endpoints: [] }, /retries must be an object/],
   ])('rejects %s with OqronConfigError', (_name, extra, message) => {
     const runtime = rt()
     const call = () => webhook({ name: 'bad', runtime, ...(extra as { endpoints: [] }) })
