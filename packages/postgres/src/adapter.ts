@@ -711,9 +711,16 @@ export function postgresAdapter(
 
   // A write by a job's worker other than its completion: a lane job (token `<prefix>L<ord>`) is written as a
   // row claim first, so the statement, written for row claims, finds it active under the same token.
+  // Once per token: after MATERIALIZE the job is no longer in the lane under that token (written, or settled,
+  // recovered, cancelled by others), and never returns to it, so a heartbeat pays one statement, not two.
+  // Tokens leave the set when their run settles; a run that lost its lease leaves one behind, hence the bound.
   async function materialize(op: string, ns: string, id: string, token: string): Promise<void> {
-    if (token.charCodeAt(37) === 76 /* L */) await rows(op, jq.MATERIALIZE, [ns, id, token])
+    if (token.charCodeAt(37) !== 76 /* L */ || materializedTokens.has(token)) return
+    await rows(op, jq.MATERIALIZE, [ns, id, token])
+    if (materializedTokens.size >= 10_000) materializedTokens.clear()
+    materializedTokens.add(token)
   }
+  const materializedTokens = new Set<string>()
 
   // Cancel and remove of one job: its lane's lock held shared, so no lane claim hands the job out while the
   // statement decides, and a lane job the lane already handed out written as the row claim it is.
@@ -917,6 +924,7 @@ export function postgresAdapter(
     },
 
     complete(ns, id, token, result, options?: CompleteOptions) {
+      materializedTokens.delete(token)
       const remove = options?.remove === true
       // One statement per namespace and flag.
       // Never resolves with an Error: the Batcher rejects that caller with it (see storableOnly).
@@ -930,6 +938,7 @@ export function postgresAdapter(
     },
 
     completeAndClaim(ns, id, token, result, next: NextClaim, options?: CompleteOptions) {
+      materializedTokens.delete(token)
       // The engine says which queue the job is of; without it the job goes alone and the statement reads the
       // queue from its row.
       const { queue } = next
@@ -967,11 +976,13 @@ export function postgresAdapter(
       const delay =
         request.retryDelayMs === null ? null : Math.min(Math.max(0, request.retryDelayMs), MAX_DELAY_MS)
       await materialize('fail', ns, id, token)
+      materializedTokens.delete(token)
       return (await rows('fail', jq.FAIL, [ns, id, token, error, delay])).length > 0
     },
 
     async release(ns, id, token) {
       await materialize('release', ns, id, token)
+      materializedTokens.delete(token)
       return (await rows('release', jq.RELEASE, [ns, id, token])).length > 0
     },
 

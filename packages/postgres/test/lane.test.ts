@@ -120,6 +120,21 @@ describe.runIf(runSuite)('claim lane', () => {
     expect(await a.storage.removeJob(s, 'c1')).toBe(true)
   })
 
+  test('a handed-out lane job renews again and again, progresses and completes under its token', async () => {
+    const s = ns()
+    await a.broker.add(s, newJob('q', { id: 'h1' }))
+    const [job] = await claim(s, 10, 2_000)
+    const first = await a.broker.renew(s, 'h1', job!.token!, 60_000)
+    const second = await a.broker.renew(s, 'h1', job!.token!, 120_000)
+    expect([first, second]).toEqual(['ok', 'ok'])
+    const stored = await a.storage.getJob(s, 'h1')
+    expect(stored!.lockExpiresAt! - stored!.startedAt!).toBeGreaterThan(100_000)
+    expect(await a.broker.progress(s, 'h1', job!.token!, 50, 'half')).toBe(true)
+    expect(await a.broker.complete(s, 'h1', job!.token!, 'done')).toBe(true)
+    expect(await a.broker.renew(s, 'h1', job!.token!, 60_000)).toBe('lost')
+    expect(await a.storage.getJob(s, 'h1')).toMatchObject({ status: 'completed', result: 'done', progress: 50 })
+  })
+
   test('removeJob leaves a handed-out lane job alone; its completion then lands', async () => {
     const s = ns()
     await a.broker.add(s, newJob('q', { id: 'r1' }))
