@@ -132,7 +132,11 @@ describe.runIf(runSuite)('claim lane', () => {
     expect(await a.broker.progress(s, 'h1', job!.token!, 50, 'half')).toBe(true)
     expect(await a.broker.complete(s, 'h1', job!.token!, 'done')).toBe(true)
     expect(await a.broker.renew(s, 'h1', job!.token!, 60_000)).toBe('lost')
-    expect(await a.storage.getJob(s, 'h1')).toMatchObject({ status: 'completed', result: 'done', progress: 50 })
+    expect(await a.storage.getJob(s, 'h1')).toMatchObject({
+      status: 'completed',
+      result: 'done',
+      progress: 50,
+    })
   })
 
   test('removeJob leaves a handed-out lane job alone; its completion then lands', async () => {
