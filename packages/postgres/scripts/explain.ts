@@ -77,26 +77,19 @@ try {
   const fifty = await sql.unsafe(
     `select id, token from ${q}.jobs where status = 'active' and lock_expires_at > now() order by id limit 50`,
   )
-  await explain('completeAndClaim (50 completions, 50 claims)', J.COMPLETE_AND_CLAIM, [
+  await explain("completeAndClaim's completion (50 jobs, reporting their queue)", J.COMPLETE_REPORTING, [
     'explain',
-    JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token, null, 1]]))),
-    'w2',
-    30000,
-    null,
-    'token:',
+    JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token, null]]))),
   ])
   await explain('complete, removing (one job)', J.COMPLETE_MANY_REMOVE, [
     'explain',
     JSON.stringify({ [active!.id]: [1, active!.token] }),
   ])
-  await explain('completeAndClaim, removing (50 completions, 50 claims)', J.COMPLETE_AND_CLAIM_REMOVE, [
-    'explain',
-    JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token, null, 1]]))),
-    'w2',
-    30000,
-    null,
-    'token:',
-  ])
+  await explain(
+    "completeAndClaim's completion, removing (50 jobs, reporting their queue)",
+    J.COMPLETE_REPORTING_REMOVE,
+    ['explain', JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token]])))],
+  )
   await explain('stall scan: expired lane leases', J.EXPIRE_LEASES, ['explain', 'bulk'])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
   await explain('add (one job)', J.ADD_ONE, [

@@ -46,7 +46,6 @@ import { BackendProbe } from './probe.js'
 import {
   ADD_DEFAULTS,
   CLAIMED_COLUMNS,
-  CLAIMED_WIDTH,
   JOB_COLUMNS,
   JOB_WIDTH,
   type Row,
@@ -419,8 +418,8 @@ export function postgresAdapter(
   const planPerCall = new Set([
     jq.COMPLETE_MANY,
     jq.COMPLETE_MANY_REMOVE,
-    jq.COMPLETE_AND_CLAIM,
-    jq.COMPLETE_AND_CLAIM_REMOVE,
+    jq.COMPLETE_REPORTING,
+    jq.COMPLETE_REPORTING_REMOVE,
     jq.RECOVER_STALLED,
     jq.RELEASE_CLAIM,
     jq.MATERIALIZE_IDS,
@@ -600,23 +599,13 @@ export function postgresAdapter(
           const { ns, queue, remove, next } = items[0]!
           // The completions, and the queue of the completed jobs; the successors are then claimed as any claim
           // (laneClaim: the claim lane's lock comes first, in a transaction of its own), one round trip more.
-          const input = completionInput(items, (it) => [it.token, remove ? null : it.result, 0])
-          const text = remove ? jq.COMPLETE_AND_CLAIM_REMOVE : jq.COMPLETE_AND_CLAIM
-          const unused = tokenPrefix()
-          const done = await rows('completeAndClaim', text, [
-            ns,
-            input,
-            next.workerId,
-            next.leaseMs,
-            next.guaranteed ?? null,
-            unused,
-          ]).then((got) => {
-            const first = got.find((r) => r[CLAIMED_WIDTH + 1] !== null)
-            return {
-              positions: new Set((first?.[CLAIMED_WIDTH + 1] ?? []) as number[]),
-              queue: (first?.[CLAIMED_WIDTH + 2] as string | null) ?? queue,
-            }
-          })
+          const input = completionInput(items, (it) => (remove ? [it.token] : [it.token, it.result]))
+          const text = remove ? jq.COMPLETE_REPORTING_REMOVE : jq.COMPLETE_REPORTING
+          const [r] = await rows('completeAndClaim', text, [ns, input])
+          const done = {
+            positions: new Set(r![0] as number[]),
+            queue: (r![1] as string | null) ?? queue,
+          }
           const want = items.reduce((sum, it, i) => sum + (done.positions.has(i + 1) ? it.want : 0), 0)
           let jobs: JobRecord[] = []
           if (want > 0 && done.queue !== null && !closed) {

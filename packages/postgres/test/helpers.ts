@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { NewJob } from '@oqronkit/core'
+import { newJob as defaultJob } from '@oqronkit/testkit'
 import { LossyProxy } from '@oqronkit/testkit/proxy'
 import postgres from 'postgres'
 import { afterAll, beforeAll } from 'vitest'
@@ -68,20 +69,14 @@ export async function openAdapter(
 }
 
 let seq = 0
+/** testkit's default job for `queue` with a traceable id and data `{ n }`, `patch` on top. */
 export function newJob(queue: string, patch: Partial<NewJob> = {}): NewJob {
   seq++
-  return {
+  return defaultJob(queue, {
     id: `job-${process.pid}-${seq}-${randomBytes(3).toString('hex')}`,
-    queue,
     data: { n: seq },
-    delayMs: 0,
-    priority: 0,
-    lifo: false,
-    maxAttempts: 3,
-    guaranteed: true,
-    disabledBehavior: 'hold',
     ...patch,
-  }
+  })
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -27,33 +27,48 @@ function lateFirstCompleteAndClaim() {
   return { adapters, inFlight, reply }
 }
 
+/**
+ * A queue of concurrency 1 on `lateFirstCompleteAndClaim`, its runtime shut down with `timeoutMs`: `a` runs,
+ * `b` is added while it does, and `a`'s complete-and-claim (applied: `a` completed, `b` claimed) is on its way,
+ * its reply held until `reply` resolves. `then` runs in the handler after `a`'s gate (for every job).
+ */
+async function successorOnItsWay(
+  name: string,
+  timeoutMs: number,
+  then: (ctx: { id: string; signal: AbortSignal }) => Promise<void> = async () => {},
+) {
+  const { adapters, inFlight, reply } = lateFirstCompleteAndClaim()
+  const rt = node()
+  const gate = deferred()
+  const started: string[] = []
+  const q = queue({
+    name,
+    runtime: rt,
+    concurrency: 1,
+    handler: async (ctx) => {
+      started.push(ctx.id)
+      if (ctx.id === 'a') await gate.promise
+      await then(ctx)
+    },
+  })
+  await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs } })
+  const mgr = OqronManager.from(rt.getConfig())
+  await q.add({}, { jobId: 'a' })
+  await waitFor(() => started.includes('a'))
+  await q.add({}, { jobId: 'b' })
+  gate.resolve()
+  await inFlight.promise
+  return { rt, mgr, reply, started }
+}
+
 describe('stop() while a completion that claims the next job is on its way', () => {
   it('drains the job that completion claimed, as it drains the others, instead of releasing it at once', async () => {
-    // The reply of the first complete-and-claim (applied: `a` completed, `b` claimed) arrives after stop() began.
-    const { adapters, inFlight, reply } = lateFirstCompleteAndClaim()
-    const rt = node()
-    const gate = deferred()
-    const started: string[] = []
     const ended: { id: string; aborted: boolean }[] = []
-    const q = queue({
-      name: 'stop-successor',
-      runtime: rt,
-      concurrency: 1,
-      handler: async (ctx) => {
-        started.push(ctx.id)
-        if (ctx.id === 'a') await gate.promise
-        else await new Promise((r) => setTimeout(r, 100))
-        ended.push({ id: ctx.id, aborted: ctx.signal.aborted })
-        return ctx.id
-      },
+    const { rt, mgr, reply, started } = await successorOnItsWay('stop-successor', 5_000, async (ctx) => {
+      if (ctx.id !== 'a') await new Promise((r) => setTimeout(r, 100))
+      ended.push({ id: ctx.id, aborted: ctx.signal.aborted })
     })
-    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 5_000 } })
-    const mgr = OqronManager.from(rt.getConfig())
-    await q.add({}, { jobId: 'a' })
-    await waitFor(() => started.includes('a'))
-    await q.add({}, { jobId: 'b' })
-    gate.resolve()
-    await inFlight.promise
+    // The reply of the first complete-and-claim arrives after stop() began.
     const stopping = rt.stop()
     await new Promise((r) => setTimeout(r, 20))
     reply.resolve()
@@ -72,26 +87,7 @@ describe('stop() while a completion that claims the next job is on its way', () 
 
 describe('stop() past its timeout while a completion that claims the next job is on its way', () => {
   it('gives that job back instead of starting it after stop() returned', async () => {
-    const { adapters, inFlight, reply } = lateFirstCompleteAndClaim()
-    const rt = node()
-    const gate = deferred()
-    const started: string[] = []
-    const q = queue({
-      name: 'stop-late-successor',
-      runtime: rt,
-      concurrency: 1,
-      handler: async (ctx) => {
-        started.push(ctx.id)
-        if (ctx.id === 'a') await gate.promise
-      },
-    })
-    await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs: 50 } })
-    const mgr = OqronManager.from(rt.getConfig())
-    await q.add({}, { jobId: 'a' })
-    await waitFor(() => started.includes('a'))
-    await q.add({}, { jobId: 'b' })
-    gate.resolve()
-    await inFlight.promise
+    const { rt, mgr, reply, started } = await successorOnItsWay('stop-late-successor', 50)
     // The completion's reply is late past the shutdown timeout: stop() releases `a` (its completion was applied,
     // so that release is refused) and returns.
     await rt.stop()

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { NewJob } from '@oqronkit/core'
+import { newJob as defaultJob } from '@oqronkit/testkit'
 import { Cluster, Redis } from 'ioredis'
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -67,20 +68,14 @@ export async function redisNow(client: Redis | Cluster): Promise<number> {
 }
 
 let counter = 0
+/** testkit's default job for queue `q` with a traceable id and data `{ n }`, `overrides` on top. */
 export function newJob(overrides: Partial<NewJob> = {}): NewJob {
   counter++
-  return {
+  return defaultJob('q', {
     id: `job-${counter}-${randomBytes(3).toString('hex')}`,
-    queue: 'q',
     data: { n: counter },
-    delayMs: 0,
-    priority: 0,
-    lifo: false,
-    maxAttempts: 3,
-    guaranteed: true,
-    disabledBehavior: 'hold',
     ...overrides,
-  }
+  })
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

@@ -10,6 +10,26 @@ import {
 } from './types.js'
 import { randomId, testClock } from './util.js'
 
+/**
+ * A job for `queue` as an adapter's `add` receives it from core with no options given (a random id, data
+ * `{ n: 1 }`, 3 attempts, guaranteed, held while the queue is disabled), `overrides` on top. The contract
+ * checks' `ctx.job()`; adapter test suites may use it for their own jobs.
+ */
+export function newJob(queue: string, overrides: Partial<NewJob> = {}): NewJob {
+  return {
+    id: randomId('j'),
+    queue,
+    data: { n: 1 },
+    delayMs: 0,
+    priority: 0,
+    lifo: false,
+    maxAttempts: 3,
+    guaranteed: true,
+    disabledBehavior: 'hold',
+    ...overrides,
+  }
+}
+
 export function resolveCapabilities(options: AdapterContractOptions): ResolvedCapabilities {
   return { ...capabilityDefaults, ...stripUndefined(options.capabilities ?? {}) }
 }
@@ -67,20 +87,7 @@ export async function runContractCheck(options: AdapterContractOptions, check: C
         })()
         return peerPromise
       },
-      job(overrides: Partial<NewJob> = {}): NewJob {
-        return {
-          id: randomId('j'),
-          queue: ctx.queue,
-          data: { n: 1 },
-          delayMs: 0,
-          priority: 0,
-          lifo: false,
-          maxAttempts: 3,
-          guaranteed: true,
-          disabledBehavior: 'hold',
-          ...overrides,
-        }
-      },
+      job: (overrides: Partial<NewJob> = {}) => newJob(ctx.queue, overrides),
       defer(fn) {
         deferred.push(fn)
       },

@@ -82,7 +82,7 @@ export function runAdapterContract(options: AdapterContractOptions): void {
 }
 
 export { FreezableTimers } from '@oqronkit/core'
-export { freshNs, resolveCapabilities, runContractCheck } from './context.js'
+export { freshNs, newJob, resolveCapabilities, runContractCheck } from './context.js'
 export {
   type AdapterCapabilities,
   type AdapterContractOptions,

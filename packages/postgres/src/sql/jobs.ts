@@ -286,12 +286,10 @@ select ins.*, {{schema}}.ms(now()),
 from ins
 `
 
-/** SQL expressions a claim is made of; CLAIM and COMPLETE_AND_CLAIM bind them to their own parameters. */
+/** SQL expressions CLAIM binds its parts to. */
 interface ClaimParams {
   queue: string
   limit: string
-  /** Whether the claim also takes lane jobs (CLAIM, after LANE_LOCK); COMPLETE_AND_CLAIM does not. */
-  lane: boolean
 }
 
 /** The columns of the lane arm `l` (lane jobs are not written, so they are read here). */
@@ -304,7 +302,7 @@ const LANE_READ = `j.data, j.result, j.error, j.attempts, j.max_attempts, j.stal
  * from jobs_claim_rest; `d`: due delayed jobs) are locked with `for update skip locked`; lane jobs (`l`, the
  * next ones after the queue's position) are not locked: the caller holds the lane's lock.
  */
-function pickDue({ queue, limit, lane }: ClaimParams): string {
+function pickDue({ queue, limit }: ClaimParams): string {
   return `gate as (
   select 1 from {{schema}}.queues q
   where q.ns = $1::text and q.queue = ${queue} and (q.paused or q.disabled)
@@ -318,9 +316,7 @@ w as (
   order by j.priority desc, j.ord
   limit ${limit}
   for update skip locked
-),${
-    lane
-      ? `
+),
 ln as (
   select coalesce((select x.pos from {{schema}}.lanes x where x.ns = $1::text and x.queue = ${queue}), 0) as pos
 ),
@@ -332,9 +328,7 @@ l as (
     and not exists (select 1 from gate)
   order by j.priority desc, j.ord
   limit ${limit}
-),`
-      : ''
-  }
+),
 d as (
   select j.id, j.ctid as tid, j.priority,
     case when j.lifo then 0 else 2 end as grp,
@@ -350,7 +344,7 @@ picked as (
   select c.id, c.tid, c.lane, c.ord, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
   from (
     select w.id, w.tid, w.priority, w.grp, w.k, w.lane, w.ord from w
-    ${lane ? 'union all select l.id, l.tid, l.priority, l.grp, l.k, l.lane, l.ord from l' : ''}
+    union all select l.id, l.tid, l.priority, l.grp, l.k, l.lane, l.ord from l
     union all select d.id, d.tid, d.priority, d.grp, d.k, d.lane, d.ord from d
   ) c
   order by c.priority desc, c.grp, c.k
@@ -385,13 +379,11 @@ function activatePicked({
   leaseMs,
   guaranteed,
   tokenPrefix,
-  laneColumn,
 }: {
   worker: string
   leaseMs: string
   guaranteed: string
   tokenPrefix: string
-  laneColumn: boolean
 }): string {
   return `update {{schema}}.jobs j set
   status = 'active',
@@ -405,7 +397,7 @@ function activatePicked({
   tl_active = true
 from (select pp.*, {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires from pp) p
 where j.ctid = any (array(select p2.tid from picked p2 where not p2.lane))
-returning {{claimed}}, (p.m ->> j.id)::int${laneColumn ? ', null::bigint' : ''}`
+returning {{claimed}}, (p.m ->> j.id)::int, null::bigint`
 }
 
 /**
@@ -428,9 +420,9 @@ returning {{claimed}}, (p.m ->> j.id)::int${laneColumn ? ', null::bigint' : ''}`
  * (last column), and their token is `$7 || 'L' || ord` (row.ts).
  */
 export const CLAIM = `
-with ${pickDue({ queue: '$2::text', limit: '$3::int', lane: true })},
+with ${pickDue({ queue: '$2::text', limit: '$3::int' })},
 cl as (
-${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean', tokenPrefix: '$7::text', laneColumn: true })}
+${activatePicked({ worker: '$4::text', leaseMs: '$5::float8', guaranteed: '$6::boolean', tokenPrefix: '$7::text' })}
 ),
 mv as (
   insert into {{schema}}.lanes as x (ns, queue, pos)
@@ -792,42 +784,23 @@ export const COMPLETE_MANY = completeMany(false)
 /** COMPLETE_MANY for `complete(..., { remove: true })`: the completed jobs are deleted. */
 export const COMPLETE_MANY_REMOVE = completeMany(true)
 
-function completeAndClaim(remove: boolean): string {
+function completeReporting(remove: boolean): string {
   return `
 with ${INPUT},
 c as (
-${completeInput(remove, `${POSITION} as n, j.queue, ((select m from m) -> j.id ->> 3)::int as want`)}
-),
-qn as (
-  select c.queue from c limit 1
-),
-${pickDue({ queue: '(select queue from qn)', limit: '(select coalesce(sum(c.want), 0) from c)', lane: false })},
-cl as (
-${activatePicked({ worker: '$3::text', leaseMs: '$4::float8', guaranteed: '$5::boolean', tokenPrefix: '$6::text', laneColumn: false })}
+${completeInput(remove, `${POSITION} as n, j.queue`)}
 )
-select cl.*, case when row_number() over () = 1 then done.positions end,
-  case when row_number() over () = 1 then (select queue from qn) end
-from (select coalesce(jsonb_agg(c.n), '[]'::jsonb) as positions from c) done
-left join cl on true
+select coalesce(jsonb_agg(c.n), '[]'::jsonb), min(c.queue) from c
 `
 }
 
 /**
- * Complete many jobs (each fenced by its own token, as COMPLETE_MANY; $2 the input object of `completeInput`)
- * and, in the same statement, claim for worker $3 (lease $4 ms, guarantee $5, token prefix $6) as many jobs
- * of the completed jobs' queue as the completed items asked for (`want`): a finishing run takes its slot's
- * next job in its completion's round trip. A rejected completion asks for nothing, so a stale run never
- * claims. The caller batches one queue per call (the queue is read from the completed rows). The claim half
- * is CLAIM's, limit included. One row per claimed job (the claimed row, its delivery position, then — on one
- * row only — the positions of the completed inputs and the queue), or a single row of nulls plus those two
- * when nothing was claimed. As in CLAIM, the picked rows are updated by TID (see activatePicked); this
- * statement is planned per call (`limit (select sum(want) ...)` cannot be sized by a generic plan), so the
- * plan sees the table's real size.
+ * COMPLETE_MANY for `completeAndClaim`: the same completions (each fenced by its own token), answered with the
+ * positions of the inputs that completed (a JSON array, always) and the queue of the completed jobs (null if
+ * none did). The adapter then claims the successors with CLAIM (the claim lane needs its lock first, in a
+ * transaction of its own). The caller batches one queue per call.
  */
-export const COMPLETE_AND_CLAIM = completeAndClaim(false)
+export const COMPLETE_REPORTING = completeReporting(false)
 
-/**
- * COMPLETE_AND_CLAIM for `completeAndClaim(..., { remove: true })`: the completed jobs are deleted, the
- * claim is the same. The deleted rows were active, so the claim's index reads never meet them.
- */
-export const COMPLETE_AND_CLAIM_REMOVE = completeAndClaim(true)
+/** COMPLETE_REPORTING for `completeAndClaim(..., { remove: true })`: the completed jobs are deleted. */
+export const COMPLETE_REPORTING_REMOVE = completeReporting(true)
