@@ -117,7 +117,8 @@ function reconnectBackoff(retries: number): number {
 }
 
 /**
- * The random part of the tokens of one claim statement, which appends each claimed row's position: one
+ * The random part of the tokens of one claim statement, to which each claimed row's token appends the job (see
+ * activatePicked in sql/jobs.ts): one
  * draw per call instead of a `gen_random_uuid()` per row on the server. A fresh UUID per call keeps every
  * token unique across all claims, which fencing relies on.
  */
@@ -125,17 +126,37 @@ function tokenPrefix(): string {
   return `${randomUUID()}:`
 }
 
+/** Length of `tokenPrefix()`: a UUID and `:`. */
+const LANE_PREFIX = 37
+
+/** `text` as a JSON string: itself in quotes when nothing in it needs escaping (ids and tokens, nearly always). */
+function jsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text)
+  }
+  return `"${text}"`
+}
+
 /**
- * The input of a completion statement: a JSON object keyed by job id, each value the item's 1-based position
- * followed by `rest(item)` (see `completeInput` in sql/jobs.ts). The object has no prototype, so an id such
- * as `__proto__` is a key like any other.
+ * The input of a completion statement (see `completeInput` in sql/jobs.ts): a JSON object keyed by job id,
+ * each value the token, or with `results` `[token, result]`; and the prefixes of its lane tokens (`<prefix>L<ord>`),
+ * each once, as a JSON array. Written as text directly: a JSON.stringify of
+ * an object built for it cost about twice as much per job (ids from the wire are new strings each time).
  */
-function completionInput<T extends { id: string }>(items: T[], rest: (item: T) => unknown[]): string {
-  const input: Record<string, unknown[]> = Object.create(null)
-  items.forEach((item, i) => {
-    input[item.id] = [i + 1, ...rest(item)]
-  })
-  return JSON.stringify(input)
+function completionInput(
+  items: { id: string; token: string; result: unknown }[],
+  results: boolean,
+): [input: string, prefixes: string] {
+  let text = '{'
+  const prefixes = new Set<string>()
+  for (let i = 0; i < items.length; i++) {
+    const { id, token, result } = items[i]!
+    text += `${i === 0 ? '' : ','}${jsonString(id)}:`
+    text += results ? `[${jsonString(token)},${JSON.stringify(result ?? null)}]` : jsonString(token)
+    if (token.charCodeAt(LANE_PREFIX) === 76) prefixes.add(token.slice(0, LANE_PREFIX)) // `L`: a lane token
+  }
+  return [`${text}}`, JSON.stringify([...prefixes])]
 }
 
 /** Core's check of JSON text for what `jsonb` refuses although JSON carries it: a NUL character, a lone surrogate. */
@@ -563,13 +584,14 @@ export function postgresAdapter(
         storableOnly(unique, async (items) => {
           const { ns, remove } = items[0]!
           // A removed job's result is stored nowhere: leave it out of the input.
-          const input = completionInput(items, (it) => (remove ? [it.token] : [it.token, it.result]))
-          // One row: null when every completion went through, else the 1-based positions of those that did.
+          const [input, prefixes] = completionInput(items, !remove)
+          // One row: null when every completion went through, else the ids of those that did.
           const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
-          const [[through]] = (await rows('complete', text, [ns, input])) as [[number[] | null]]
+          const params = [ns, input, prefixes, items.length]
+          const [[through]] = (await rows('complete', text, params)) as [[string[] | null]]
           if (through === null) return items.map(() => true)
           const done = new Set(through)
-          return items.map((_, i) => done.has(i + 1))
+          return items.map((it) => done.has(it.id))
         }),
       ),
     1_000,
@@ -599,14 +621,14 @@ export function postgresAdapter(
           const { ns, queue, remove, next } = items[0]!
           // The completions, and the queue of the completed jobs; the successors are then claimed as any claim
           // (laneClaim: the claim lane's lock comes first, in a transaction of its own), one round trip more.
-          const input = completionInput(items, (it) => (remove ? [it.token] : [it.token, it.result]))
+          const [input, prefixes] = completionInput(items, !remove)
           const text = remove ? jq.COMPLETE_REPORTING_REMOVE : jq.COMPLETE_REPORTING
-          const [r] = await rows('completeAndClaim', text, [ns, input])
+          const [r] = await rows('completeAndClaim', text, [ns, input, prefixes])
           const done = {
-            positions: new Set(r![0] as number[]),
+            ids: new Set(r![0] as string[]),
             queue: (r![1] as string | null) ?? queue,
           }
-          const want = items.reduce((sum, it, i) => sum + (done.positions.has(i + 1) ? it.want : 0), 0)
+          const want = items.reduce((sum, it) => sum + (done.ids.has(it.id) ? it.want : 0), 0)
           let jobs: JobRecord[] = []
           if (want > 0 && done.queue !== null && !closed) {
             const prefix = tokenPrefix()
@@ -621,19 +643,14 @@ export function postgresAdapter(
             ]
             try {
               const got = await laneClaim(ns, done.queue, params)
-              jobs = toClaimedJobs(got, {
-                queue: done.queue,
-                workerId: next.workerId,
-                tokenPrefix: prefix,
-                lane: true,
-              })
+              jobs = toClaimedJobs(got, { queue: done.queue, workerId: next.workerId, tokenPrefix: prefix })
             } catch (error) {
               // The completions stand; the successors it may have claimed are given back (see giveBackClaim).
               giveBackClaim(ns, done.queue, prefix, next.leaseMs, error)
             }
           }
-          return items.map((it, i) => {
-            const completed = done.positions.has(i + 1)
+          return items.map((it) => {
+            const completed = done.ids.has(it.id)
             return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
           })
         }),
@@ -704,7 +721,7 @@ export function postgresAdapter(
   // recovered, cancelled by others), and never returns to it, so a heartbeat pays one statement, not two.
   // Tokens leave the set when their run settles; a run that lost its lease leaves one behind, hence the bound.
   async function materialize(op: string, ns: string, id: string, token: string): Promise<void> {
-    if (token.charCodeAt(37) !== 76 /* L */ || materializedTokens.has(token)) return
+    if (token.charCodeAt(LANE_PREFIX) !== 76 /* L */ || materializedTokens.has(token)) return
     await rows(op, jq.MATERIALIZE, [ns, id, token])
     if (materializedTokens.size >= 10_000) materializedTokens.clear()
     materializedTokens.add(token)
@@ -886,7 +903,7 @@ export function postgresAdapter(
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
       }
-      return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix, lane: true })
+      return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix })
     },
 
     async renew(ns, id, token, leaseMs) {

@@ -89,49 +89,58 @@ export function laneClaimed(guaranteed: string): string {
   ).join(', ')
 }
 
-/** Number of columns `CLAIMED_COLUMNS` yields (16); the row's position in the claim follows them. */
+/**
+ * Number of columns `CLAIMED_COLUMNS` yields (16). A claimed row's delivery order key follows them (`grp`,
+ * `k`; see CLAIM), then its lane `ord` (null for a row claim).
+ */
 export const CLAIMED_WIDTH = CLAIMED.length
+const PRIORITY = CLAIMED.indexOf('j.priority')
 
 /** What one claim statement's rows share (see CLAIMED_COLUMNS). */
 export interface ClaimContext {
   queue: string
   workerId: string
-  /** The tokens' prefix; a row's token is this and its position (a lane job's: `L` and its `ord`). */
+  /** The tokens' prefix; a row claim's token is this, `R` and the job's id, a lane job's `L` and its `ord`. */
   tokenPrefix: string
-  /** Whether each row has a lane `ord` (null for a row claim) after its position (CLAIM's rows). */
-  lane?: boolean
+}
+
+/** Delivery order of claimed rows: priority (highest first), then the claim's order key (`grp`, `k`). */
+function byDelivery(a: Row, b: Row): number {
+  return (
+    (b[PRIORITY] as number) - (a[PRIORITY] as number) ||
+    (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number) ||
+    (a[CLAIMED_WIDTH + 1] as number) - (b[CLAIMED_WIDTH + 1] as number)
+  )
 }
 
 /**
- * The claimed rows (CLAIMED_COLUMNS, then each one's position) as the JobRecords the claim made, in delivery
- * order (`rows`, claimed rows only, is sorted in place); the start and the lease's expiry come from the one
- * at position 1.
+ * The claimed rows (CLAIMED_COLUMNS, then each one's order key and lane `ord`) as the JobRecords the claim
+ * made, in delivery order (`rows` is sorted in place); the start and the lease's expiry come from the one
+ * row that carries them.
  */
 export function toClaimedJobs(rows: Row[], c: ClaimContext): JobRecord[] {
-  // UPDATE ... RETURNING has no order: put the batch back in delivery order (`pos`, after the record).
-  if (rows.length > 1) rows.sort((a, b) => (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number))
-  const first = rows[0]
+  if (rows.length > 1) rows.sort(byDelivery)
+  const first = rows.find((r) => r[14] !== null)
   const startedAt = first?.[14] as number
   const lockExpiresAt = first?.[15] as number
-  return rows.map((r) =>
-    record(
+  return rows.map((r) => {
+    const ord = r[CLAIMED_WIDTH + 2]
+    return record(
       r,
       1, // data … guaranteed
       r[0] as string, // id
       c.queue,
       'active',
       c.workerId,
-      c.lane && r[CLAIMED_WIDTH + 1] !== null
-        ? `${c.tokenPrefix}L${r[CLAIMED_WIDTH + 1]}`
-        : c.tokenPrefix + (r[CLAIMED_WIDTH] as number), // token
+      ord !== null ? `${c.tokenPrefix}L${ord}` : `${c.tokenPrefix}R${r[0]}`, // token
       lockExpiresAt,
       r[12] as number, // createdAt
       startedAt,
       null, // finishedAt
       r[13] as number, // runAt
       [], // timeline
-    ),
-  )
+    )
+  })
 }
 
 /**

@@ -18,13 +18,13 @@ import { ADD_DEFAULTS, ADDED_COLUMNS, HELD_DETAIL, laneClaimed, laneKey, push } 
 
 /**
  * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
- * primary key. The status is compared with `(select 'active')`, an initplan, not with the literal: from the
+ * primary key. The status comes first: a completion's token is a lookup in its input, skipped for lane jobs. The status is compared with `(select 'active')`, an initplan, not with the literal: from the
  * literal the planner can prove the predicate of the partial index `jobs_active`, and whenever statistics
  * count few active jobs (an ANALYZE at a quiet moment) it read the row from there — `Index Cond: ns` alone,
  * filtering every active job of the namespace, per statement — instead of probing the primary key.
  */
 function fence(token: string): string {
-  return `j.token = ${token} and j.status = (select 'active'::text) and j.lock_expires_at > now()`
+  return `j.status = (select 'active'::text) and j.token = ${token} and j.lock_expires_at > now()`
 }
 
 /** Taken by a lane claim before its statement, in the same transaction ($1 ns, $2 queue). */
@@ -341,7 +341,7 @@ d as (
   for update skip locked
 ),
 picked as (
-  select c.id, c.tid, c.lane, c.ord, (row_number() over (order by c.priority desc, c.grp, c.k))::int as pos
+  select c.id, c.tid, c.lane, c.ord, c.grp, c.k
   from (
     select w.id, w.tid, w.priority, w.grp, w.k, w.lane, w.ord from w
     union all select l.id, l.tid, l.priority, l.grp, l.k, l.lane, l.ord from l
@@ -351,8 +351,8 @@ picked as (
   limit ${limit}
 ),
 pp as (
-  select jsonb_object_agg(p.id, p.pos) as m, {{schema}}.ms(now()) as started,
-    min(p.id) filter (where p.pos = 1) as first,
+  select jsonb_object_agg(p.id, jsonb_build_array(p.grp, p.k)) filter (where not p.lane) as m,
+    {{schema}}.ms(now()) as started, min(p.id) as first,
     min(p.ord) filter (where p.lane) as lo, max(p.ord) filter (where p.lane) as hi
   from picked p
 )`
@@ -361,9 +361,11 @@ pp as (
 /**
  * The update that makes the `picked` rows claimed row by row active with a fresh lease, returning what
  * differs per row (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `pp`,
- * and sent with the job at position 1, `p.first`), the position, and a null lane `ord`.
- * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call) and the row's
- * position in the claim: unique per claimed attempt without a random draw per row.
+ * and sent with one row only, `p.first`), the row's delivery order key (`grp`, `k`, looked up in `pp.m`,
+ * which holds the row claims only) and a null lane `ord`.
+ * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call), `R` and the
+ * job's id: unique per claimed attempt without a random draw per row. A lane job's token is the prefix, `L`
+ * and its `ord`, so the two forms never meet.
  * The `active` timeline entry is not written: `tl_active` marks it pending (see `push()` in row.ts).
  *
  * The rows are found by their `ctid`, as `w` and `d` locked them (`for update` keeps that row version in place
@@ -371,8 +373,7 @@ pp as (
  * with a stale idea of the table's size. The claim pool forbids sequential scans (`enable_seqscan = off`),
  * so a generic plan made while the table was empty still reads the picked rows by TID once it is large;
  * before, such a plan read the `jobs_pkey` range of the whole namespace and filtered it by the picked ids
- * (~200 ms per claim of 50 at 100,000 jobs). Each row's position comes from one `jsonb_object_agg` of the
- * picks, a keyed lookup per row.
+ * (~200 ms per claim of 50 at 100,000 jobs).
  */
 function activatePicked({
   worker,
@@ -387,7 +388,7 @@ function activatePicked({
 }): string {
   return `update {{schema}}.jobs j set
   status = 'active',
-  token = ${tokenPrefix} || (p.m ->> j.id),
+  token = ${tokenPrefix} || 'R' || j.id,
   worker_id = ${worker},
   lock_expires_at = now() + ${leaseMs} * interval '1 millisecond',
   attempts = j.attempts + 1,
@@ -397,7 +398,7 @@ function activatePicked({
   tl_active = true
 from (select pp.*, {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires from pp) p
 where j.ctid = any (array(select p2.tid from picked p2 where not p2.lane))
-returning {{claimed}}, (p.m ->> j.id)::int, null::bigint`
+returning {{claimed}}, (p.m -> j.id ->> 0)::int, (p.m -> j.id ->> 1)::float8, null::bigint`
 }
 
 /**
@@ -418,6 +419,8 @@ returning {{claimed}}, (p.m ->> j.id)::int, null::bigint`
  * queue's position moves to the highest of them, and one `leases` row records the claim (the
  * prefix, the range of `ord`s, the worker, the start and the expiry). They come back with their `ord`
  * (last column), and their token is `$7 || 'L' || ord` (row.ts).
+ * Rows come back unordered, each with its delivery order key after the record (`grp`, `k`: the client sorts
+ * by priority, then these), so the statement neither numbers the picks nor looks a position up per row.
  */
 export const CLAIM = `
 with ${pickDue({ queue: '$2::text', limit: '$3::int' })},
@@ -439,7 +442,7 @@ ls as (
 )
 select * from cl
 union all
-select ${laneClaimed('$6::boolean')}, (p.m ->> j.id)::int, j.ord
+select ${laneClaimed('$6::boolean')}, 1, j.ord::float8, j.ord
 from l j,
   (select pp.*, {{schema}}.ms(now() + $5::float8 * interval '1 millisecond') as expires from pp) p
 where j.ord <= p.hi
@@ -698,15 +701,15 @@ from r
 `
 
 /**
- * The completion of the jobs of `m`, the statement's input (`INPUT`): one JSON object keyed by job id (the
- * caller sends each id once per statement), each value `[position, token, result, want]`. Each job is fenced
- * on its own by its token: it is stored `completed` or, with `remove` (the consumer keeps no completed jobs,
- * `removeOnComplete: true`), deleted — one write instead of a completion and a later retention delete.
- * Deleting the row is all `removeJob` and `prune` do too: no other table refers to a job, and nobody is
- * notified. A rejected completion (stale token, expired lease) changes and deletes nothing. A kept job has
- * its token and expiry cleared; `worker_id` stays as the last worker that held the job, for the audit trail
- * (as when a job fails for good or is cancelled). A removed job's `result` is not read (the caller may leave
- * it out). Both forms return `returning` for the completed rows.
+ * The completion of the jobs of `m`, the statement's input (INPUT): one JSON object keyed by job id (the
+ * caller sends each id once per statement), each value the job's token, or with `result`s kept
+ * `[token, result]`. Each job is fenced on its own by its token: it is stored `completed` or, with `remove`
+ * (the consumer keeps no completed jobs, `removeOnComplete: true`), deleted — one write instead of a
+ * completion and a later retention delete. Deleting the row is all `removeJob` and `prune` do too: no other
+ * table refers to a job, and nobody is notified. A rejected completion (stale token, expired lease) changes
+ * and deletes nothing. A kept job has its token and expiry cleared; `worker_id` stays as the last worker that
+ * held the job, for the audit trail (as when a job fails for good or is cancelled). A removed job's `result`
+ * is not sent. Both forms return `returning` for the completed rows.
  *
  * The rows are found by primary key (`= any (array(...))` of the object's keys) and each is matched to its
  * input by a lookup in the object, not by a join: the planner cannot size a JSON input, and with a join it
@@ -716,7 +719,7 @@ from r
  * timeline gets the pending `active` entry (if any) and `completed`; a removed job's is never written.
  */
 function completeInput(remove: boolean, returning: string): string {
-  const token = '((select m from m) -> j.id ->> 1)'
+  const token = remove ? '((select m from m) ->> j.id)' : '((select m from m) -> j.id ->> 0)'
   // A lane job (still `waiting`) is stored as its row claim would have been: the attempt counted, the
   // start and worker of its lease, its `active` entry before `completed`.
   const lease = (i: number, type: string) => `((select lv.o from lv) -> left(${token}, 37) ->> ${i})::${type}`
@@ -724,7 +727,7 @@ function completeInput(remove: boolean, returning: string): string {
     ? 'delete from {{schema}}.jobs j'
     : `update {{schema}}.jobs j set
   status = 'completed',
-  result = nullif((select m from m) -> j.id -> 2, 'null'::jsonb),
+  result = nullif((select m from m) -> j.id -> 1, 'null'::jsonb),
   token = null, lock_expires_at = null,
   finished_at = now(),
   attempts = j.attempts + case when j.status = 'waiting' then 1 else 0 end,
@@ -745,38 +748,35 @@ returning ${returning}`
 
 /**
  * The input object of a completion statement (`completeInput`), `$2`, parsed once; and `lv`, the live lease
- * rows (the claim lane's) of its tokens' prefixes, read once per statement: a JSON object prefix → [worker,
- * start, guarantee], for `completionFence` and the lane jobs a keeping completion writes.
+ * rows (the claim lane's) of the lane tokens' prefixes (`$3`, a JSON array: the client sends them once each,
+ * which costs the server less than picking them out of the input), read once per statement: a JSON object
+ * prefix → [worker, start, guarantee], for `completionFence` and the lane jobs a keeping completion writes.
  */
 const INPUT = `m as (select $2::text::jsonb as m),
 lv as (
   select coalesce(jsonb_object_agg(l.token, jsonb_build_array(l.worker_id, l.started_at, l.guaranteed)), '{}')
     as o
   from {{schema}}.leases l
-  where l.ns = $1::text and l.expires_at > now()
-    and l.token = any (array(select distinct left(e.value ->> 1, 37) from jsonb_each((select m from m)) e))
+  where l.ns = $1::text and l.token = any (array(select jsonb_array_elements_text($3::text::jsonb)))
+    and l.expires_at > now()
 )`
-
-/** The position in the caller's batch (1-based) of the completed row `j`. */
-const POSITION = '((select m from m) -> j.id ->> 0)::int'
 
 function completeMany(remove: boolean): string {
   return `
 with ${INPUT},
 c as (
-${completeInput(remove, `${POSITION} as n`)}
+${completeInput(remove, 'j.id')}
 )
-select case when count(*) = (select count(*) from jsonb_object_keys((select m from m))) then null
-  else coalesce(jsonb_agg(c.n), '[]') end
+select case when count(*) = $4::int then null else coalesce(jsonb_agg(c.id), '[]') end
 from c
 `
 }
 
 /**
  * Complete jobs of one namespace, one or many in one statement (group commit): $2 is the input object of
- * `completeInput`. Returns one row: null if every input completed its job (the usual answer, whatever the
- * batch's size), else a JSON array of the positions of the inputs that did. Concurrent `complete` calls are
- * coalesced into this so a busy consumer pays one commit (one WAL flush) per burst instead of one per job;
+ * `completeInput`, $3 its lane tokens' prefixes (INPUT), $4 the number of its jobs. Returns one row: null if
+ * every input completed its job (the usual answer, whatever the batch's size), else a JSON array of the ids
+ * of the jobs that completed. Concurrent `complete` calls are coalesced into this so a busy consumer pays one commit (one WAL flush) per burst instead of one per job;
  * each caller still resolves only after the commit.
  */
 export const COMPLETE_MANY = completeMany(false)
@@ -788,16 +788,16 @@ function completeReporting(remove: boolean): string {
   return `
 with ${INPUT},
 c as (
-${completeInput(remove, `${POSITION} as n, j.queue`)}
+${completeInput(remove, 'j.id, j.queue')}
 )
-select coalesce(jsonb_agg(c.n), '[]'::jsonb), min(c.queue) from c
+select coalesce(jsonb_agg(c.id), '[]'::jsonb), min(c.queue) from c
 `
 }
 
 /**
  * COMPLETE_MANY for `completeAndClaim`: the same completions (each fenced by its own token), answered with the
- * positions of the inputs that completed (a JSON array, always) and the queue of the completed jobs (null if
- * none did). The adapter then claims the successors with CLAIM (the claim lane needs its lock first, in a
+ * ids of the jobs that completed (a JSON array, always) and the queue of the completed jobs (null if none
+ * did). The adapter then claims the successors with CLAIM (the claim lane needs its lock first, in a
  * transaction of its own). The caller batches one queue per call.
  */
 export const COMPLETE_REPORTING = completeReporting(false)
