@@ -51,6 +51,24 @@ describe.runIf(runSuite)('complete and completeAndClaim with { remove: true }', 
     expect(await a.storage.getJob(s, job.id)).toMatchObject({ status: 'active', token: c!.token })
   })
 
+  test('ids JSON must escape complete in one burst, lane jobs and row claims mixed, kept and removed', async () => {
+    const s = ns()
+    const ids = ['q"uote', 'back\\slash', 'new\nline', 'tab\tand\u0001ctl', 'ünïcødé 🎉', 'plain']
+    await a.broker.add(s, newJob('q', { id: 'p"1', priority: 1 })) // a row claim: outside the lane
+    for (const id of ids) await a.broker.add(s, newJob('q', { id }))
+    const got = await a.broker.claim(s, 'q', { workerId: 'w1', limit: 10, leaseMs: 30_000 })
+    expect(got.map((j) => j.id)).toEqual(['p"1', ...ids])
+    const done = await Promise.all(
+      got.map((j, i) => a.broker.complete(s, j.id, j.token!, { i }, i % 2 === 1 ? REMOVE : undefined)),
+    )
+    expect(done).toEqual(got.map(() => true))
+    for (const [i, j] of got.entries()) {
+      const rec = await a.storage.getJob(s, j.id)
+      if (i % 2 === 1) expect(rec).toBeNull()
+      else expect(rec).toMatchObject({ id: j.id, status: 'completed', result: { i } })
+    }
+  })
+
   test('a stale token deletes nothing and returns false; the live token still completes', async () => {
     const s = ns()
     const job = await active(s)
