@@ -114,11 +114,11 @@ function byDelivery(a: Row, b: Row): number {
 }
 
 /**
- * The claimed rows (CLAIMED_COLUMNS, then each one's order key and lane `ord`) as the JobRecords the claim
- * made, in delivery order (`rows` is sorted in place); the start and the lease's expiry come from the one
- * row that carries them.
+ * The claimed rows (each one JSON array: CLAIMED_COLUMNS, then its order key and lane `ord`) as the JobRecords
+ * the claim made, in delivery order; the start and the lease's expiry come from the one row that carries them.
  */
-export function toClaimedJobs(rows: Row[], c: ClaimContext): JobRecord[] {
+export function toClaimedJobs(replies: Row[], c: ClaimContext): JobRecord[] {
+  const rows = replies.map((r) => JSON.parse(r[0] as string) as Row)
   if (rows.length > 1) rows.sort(byDelivery)
   const first = rows.find((r) => r[14] !== null)
   const startedAt = first?.[14] as number

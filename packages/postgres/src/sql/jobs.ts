@@ -360,8 +360,8 @@ pp as (
 
 /**
  * The update that makes the `picked` rows claimed row by row active with a fresh lease, returning what
- * differs per row (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed once, in `pp`,
- * and sent with one row only, `p.first`), the row's delivery order key (`grp`, `k`, looked up in `pp.m`,
+ * differs per row as one JSON array (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed
+ * once, in `pp`, and sent with one row only, `p.first`), the row's delivery order key (`grp`, `k`, looked up in `pp.m`,
  * which holds the row claims only) and a null lane `ord`.
  * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call), `R` and the
  * job's id: unique per claimed attempt without a random draw per row. A lane job's token is the prefix, `L`
@@ -398,7 +398,7 @@ function activatePicked({
   tl_active = true
 from (select pp.*, {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires from pp) p
 where j.ctid = any (array(select p2.tid from picked p2 where not p2.lane))
-returning {{claimed}}, (p.m -> j.id ->> 0)::int, (p.m -> j.id ->> 1)::float8, null::bigint`
+returning json_build_array({{claimed}}, (p.m -> j.id ->> 0)::int, (p.m -> j.id ->> 1)::float8, null)::text`
 }
 
 /**
@@ -421,6 +421,8 @@ returning {{claimed}}, (p.m -> j.id ->> 0)::int, (p.m -> j.id ->> 1)::float8, nu
  * (last column), and their token is `$7 || 'L' || ord` (row.ts).
  * Rows come back unordered, each with its delivery order key after the record (`grp`, `k`: the client sorts
  * by priority, then these), so the statement neither numbers the picks nor looks a position up per row.
+ * Each row is one column, a JSON array of those values: the client parses it with one JSON.parse instead of
+ * decoding 19 columns one by one (about 3.5 µs of Node's time per claimed job went to that).
  */
 export const CLAIM = `
 with ${pickDue({ queue: '$2::text', limit: '$3::int' })},
@@ -442,7 +444,7 @@ ls as (
 )
 select * from cl
 union all
-select ${laneClaimed('$6::boolean')}, 1, j.ord::float8, j.ord
+select json_build_array(${laneClaimed('$6::boolean')}, 1, j.ord::float8, j.ord)::text
 from l j,
   (select pp.*, {{schema}}.ms(now() + $5::float8 * interval '1 millisecond') as expires from pp) p
 where j.ord <= p.hi
