@@ -99,18 +99,39 @@ export class QueueConsumer {
 
   private async loop(): Promise<void> {
     const { engine } = this
-    const { broker } = engine.adapters
-    const { concurrency, prefetch, lockTtlMs, guaranteedWorker } = this.definition.options
+    const { concurrency, prefetch } = this.definition.options
     const signal = this.stopLoop.signal
     // With prefetch, claim again once half the buffer is used, so claims go out in batches of at least that.
     const batch = Math.max(1, Math.ceil(prefetch / 2))
-    let failures = 0
+    const limit = concurrency + prefetch
+    // With prefetch, two claims may be on their way at once, each for up to half the buffer: the jobs of one
+    // run while the next claim travels. With one claim at a time and short jobs the whole buffer ran before the
+    // next claim went out, and the consumer sat idle for each claim's round trip (see docs/decisions.md).
+    const maxClaims = prefetch > 0 ? 2 : 1
+    const perClaim = prefetch > 0 ? Math.max(batch, Math.ceil(limit / 2)) : limit
+    const claims = new Set<Promise<void>>()
+    const state = { asked: 0, failures: 0, failed: false, empty: false }
     while (!signal.aborted) {
+      if (state.failed) {
+        state.failed = false
+        await sleep(engine.timers, Math.min(5_000, 100 * 2 ** Math.min(state.failures, 6)), signal)
+        continue
+      }
+      if (state.empty && claims.size === 0) {
+        state.empty = false
+        try {
+          await engine.adapters.broker.waitForWork(engine.ns, this.queue, engine.pollIntervalMs, signal)
+        } catch (error) {
+          engine.events.emit('error', { error, where: `waiting on ${this.queue}` })
+          await sleep(engine.timers, 1_000, signal)
+        }
+        continue
+      }
       // Settling runs count against a second, equal allowance, not against the buffer: a slow settle round
-      // trip must not starve the handlers of claimed jobs (see startRun).
-      const limit = concurrency + prefetch
-      const free = Math.min(limit - (this.runs.size - this.settling.size), 2 * limit - this.runs.size)
-      if (free < batch) {
+      // trip must not starve the handlers of claimed jobs (see startRun). Claims on their way hold what they asked.
+      const free =
+        Math.min(limit - (this.runs.size - this.settling.size), 2 * limit - this.runs.size) - state.asked
+      if (state.empty || free < batch || claims.size >= maxClaims) {
         await new Promise<void>((resolve) => {
           this.slotFreed = resolve
         })
@@ -119,31 +140,43 @@ export class QueueConsumer {
         await new Promise<void>((resolve) => setImmediate(resolve))
         continue
       }
-      let jobs: Awaited<ReturnType<typeof broker.claim>>
-      try {
-        jobs = await broker.claim(engine.ns, this.queue, {
-          workerId: engine.workerId,
-          limit: free,
-          leaseMs: lockTtlMs,
-          guaranteed: guaranteedWorker,
-        })
-        failures = 0
-      } catch (error) {
-        engine.events.emit('error', { error, where: `claiming from ${this.queue}` })
-        failures++
-        await sleep(engine.timers, Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), signal)
-        continue
-      }
+      // Half the buffer, or all that is free when the rest would be too little for a claim of its own.
+      const want = free - perClaim < batch ? free : perClaim
+      state.asked += want
+      const claim = this.claimFor(want, state).finally(() => {
+        state.asked -= want
+        claims.delete(claim)
+        this.slotFreed?.()
+      })
+      claims.add(claim)
+      if (maxClaims === 1) await claim
+    }
+    // Jobs that claims still on their way bring are ours: they start or wait, and stopClaiming gives back
+    // the ones that never started.
+    await Promise.all(claims)
+  }
+
+  /** One claim of up to `want` jobs, started (or queued for a slot) as they come; the loop reads `state`. */
+  private async claimFor(
+    want: number,
+    state: { failures: number; failed: boolean; empty: boolean },
+  ): Promise<void> {
+    const { engine } = this
+    const { lockTtlMs, guaranteedWorker } = this.definition.options
+    try {
+      const jobs = await engine.adapters.broker.claim(engine.ns, this.queue, {
+        workerId: engine.workerId,
+        limit: want,
+        leaseMs: lockTtlMs,
+        guaranteed: guaranteedWorker,
+      })
+      state.failures = 0
       for (const job of jobs) this.startRun(job)
-      if (signal.aborted) break
-      if (jobs.length === 0) {
-        try {
-          await broker.waitForWork(engine.ns, this.queue, engine.pollIntervalMs, signal)
-        } catch (error) {
-          engine.events.emit('error', { error, where: `waiting on ${this.queue}` })
-          await sleep(engine.timers, 1_000, signal)
-        }
-      }
+      if (jobs.length === 0) state.empty = true
+    } catch (error) {
+      engine.events.emit('error', { error, where: `claiming from ${this.queue}` })
+      state.failures++
+      state.failed = true
     }
   }
 
