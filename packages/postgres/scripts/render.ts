@@ -1,5 +1,5 @@
 import { TIMELINE_LIMIT } from '@oqronkit/core'
-import { CLAIMED_COLUMNS, JOB_COLUMNS } from '../src/row.js'
+import { JOB_COLUMNS } from '../src/row.js'
 
 /** The scripts' stand-in for the adapter's statement rendering: the statements of `../src/sql` for `schema`. */
 export function renderer(schema: string): (text: string) => string {
@@ -7,7 +7,6 @@ export function renderer(schema: string): (text: string) => string {
   return (text) =>
     text
       .replaceAll('{{job}}', JOB_COLUMNS)
-      .replaceAll('{{claimed}}', CLAIMED_COLUMNS)
       .replaceAll('{{schema}}', q)
       .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
       .replaceAll('{{channel}}', `'${schema}_oqronkit'`)

@@ -43,16 +43,7 @@ import {
   type TransactionSql,
 } from './options.js'
 import { BackendProbe } from './probe.js'
-import {
-  ADD_DEFAULTS,
-  CLAIMED_COLUMNS,
-  JOB_COLUMNS,
-  JOB_WIDTH,
-  type Row,
-  toAddedJob,
-  toClaimedJobs,
-  toJob,
-} from './row.js'
+import { ADD_DEFAULTS, JOB_COLUMNS, JOB_WIDTH, type Row, toAddedJob, toClaimedJobs, toJob } from './row.js'
 import { OwnSockets } from './sockets.js'
 import * as J from './sql/jobs.js'
 import * as S from './sql/storage.js'
@@ -94,7 +85,6 @@ interface Statements {
 function render(text: string, schema: string, channel: string): string {
   return text
     .replaceAll('{{job}}', JOB_COLUMNS)
-    .replaceAll('{{claimed}}', CLAIMED_COLUMNS)
     .replaceAll('{{schema}}', quoteIdent(schema))
     .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
     .replaceAll('{{channel}}', `'${channel}'`)

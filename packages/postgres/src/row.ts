@@ -38,33 +38,35 @@ export const JOB_COLUMNS = [
   '{{schema}}.timeline_of(j.timeline, j.tl_active, j.started_at, j.worker_id, j.attempts, {{lim}})',
 ].join(', ')
 
-/** RECORD_COLUMNS that one claim statement sets alike on every row it claims (see CLAIMED_COLUMNS). */
-const SAME_FOR_THE_CLAIM = new Set([
-  'j.queue',
-  'j.status',
-  'j.worker_id',
-  'j.token',
-  '{{schema}}.ms(j.lock_expires_at)',
-  '{{schema}}.ms(j.started_at)',
-  '{{schema}}.ms(j.finished_at)',
-])
-
 /**
- * The columns of a claimed row (`{{claimed}}`, alias `j` and the claim's once-per-statement values `p`):
- * only what differs from row to row. What is the same for every job of one claim statement is not sent per
- * row but filled in by `toClaimedJobs`: the queue, status `active`, the worker, `finishedAt` null, an empty
- * timeline (the contract lets a claim return `[]`; the engine never reads a claimed job's timeline, `getJob`
- * returns it in full), and the token, which is the statement's prefix and the row's position. The lease's
- * expiry and `startedAt` are the same for all rows too (`now()` is the transaction's): computed once
- * (`p.started`, `p.expires`) and sent on the first row only (`p.first`, the job at position 1), null on the
- * others. A claim of 500 sends about a third fewer bytes and decodes fewer columns.
+ * The columns of a claimed row (alias `j` and the claim's once-per-statement values `p`; see `claimedColumns`):
+ * only what differs from row to row, and of that only what a job that never ran yet does not have alike.
+ * What is the same for every job of one claim statement is not sent per row but filled in by `toClaimedJobs`:
+ * the queue, status `active`, the worker, `finishedAt` null, an empty timeline (the contract lets a claim
+ * return `[]`; the engine never reads a claimed job's timeline, `getJob` returns it in full), and the token
+ * (the statement's prefix and the job's lane `ord` or id). The lease's expiry and `startedAt` are the same for
+ * all rows too (`now()` is the transaction's): computed once (`p.started`, `p.expires`) and sent on one row
+ * only (`p.first`), null on the others. Result, error, attempt, stall count, progress, label, priority and
+ * LIFO come as one JSON array (`extra`), and as null when they are what a job claimed for the first time has
+ * (null, null, 1, 0, 0, null, 0, false) — every lane job, most jobs. Null columns cost the client nothing to
+ * decode: a claimed lane job is 7 values (id, data, attempts allowed, guarantee, created and due times, `ord`)
+ * instead of 19 (~3.5 µs of Node's time per claimed job went to decoding those in the drain; a JSON array
+ * per row built on the server cost it as much more, see docs/postgres.md).
  */
-const CLAIMED = [
-  ...RECORD_COLUMNS.filter((column) => !SAME_FOR_THE_CLAIM.has(column)),
-  'case when j.id = p.first then p.started end',
-  'case when j.id = p.first then p.expires end',
-]
-export const CLAIMED_COLUMNS = CLAIMED.join(', ')
+export function claimedColumns(
+  order: { grp: string; k: string; ord: string },
+  lane?: { guaranteed: string },
+): string {
+  const attempts = lane ? 'j.attempts + 1' : 'j.attempts'
+  const guaranteed = lane ? `coalesce(${lane.guaranteed}, j.guaranteed)` : 'j.guaranteed'
+  return `j.id, j.data, j.max_attempts, ${guaranteed}, {{schema}}.ms(j.created_at), {{schema}}.ms(j.run_at),
+    case when j.id = p.first then p.started end, case when j.id = p.first then p.expires end,
+    ${order.grp}, ${order.k}, ${order.ord},
+    case when j.result is null and j.error is null and ${attempts} = 1 and j.stalled_count = 0
+      and j.progress = 0 and j.progress_label is null and j.priority = 0 and not j.lifo then null
+      else json_build_array(j.result, j.error, ${attempts}, j.stalled_count, j.progress, j.progress_label,
+        j.priority, j.lifo)::text end`
+}
 
 /**
  * The claim lane's advisory lock of queue `queue` of namespace $1 (migration 000004): adds that create lane
@@ -75,28 +77,7 @@ export function laneKey(queue: string): string {
   return `1903520622, hashtext($1::text || chr(31) || ${queue})`
 }
 
-/**
- * CLAIMED_COLUMNS of a lane job (alias `j`, read and not written by the claim): the attempt it starts and
- * the guarantee (`guaranteed`, an SQL expression: the consumer's, or null) as a row claim would store them.
- */
-export function laneClaimed(guaranteed: string): string {
-  return CLAIMED.map((column) =>
-    column === 'j.attempts'
-      ? 'j.attempts + 1'
-      : column === 'j.guaranteed'
-        ? `coalesce(${guaranteed}, j.guaranteed)`
-        : column,
-  ).join(', ')
-}
-
-/**
- * Number of columns `CLAIMED_COLUMNS` yields (16). A claimed row's delivery order key follows them (`grp`,
- * `k`; see CLAIM), then its lane `ord` (null for a row claim).
- */
-export const CLAIMED_WIDTH = CLAIMED.length
-const PRIORITY = CLAIMED.indexOf('j.priority')
-
-/** What one claim statement's rows share (see CLAIMED_COLUMNS). */
+/** What one claim statement's rows share (see claimedColumns). */
 export interface ClaimContext {
   queue: string
   workerId: string
@@ -104,40 +85,58 @@ export interface ClaimContext {
   tokenPrefix: string
 }
 
+/** `extra` of a claimed row (see claimedColumns) when null: a job claimed for the first time. */
+const FIRST_CLAIM = [null, null, 1, 0, 0, null, 0, false] as const
+
+/** A claimed row (claimedColumns) with its `extra` parsed and its order key filled in for a lane job. */
+interface Claimed {
+  row: Row
+  /** result, error, attempts, stalled count, progress, label, priority, LIFO */
+  extra: readonly unknown[]
+  grp: number
+  k: number
+}
+
 /** Delivery order of claimed rows: priority (highest first), then the claim's order key (`grp`, `k`). */
-function byDelivery(a: Row, b: Row): number {
-  return (
-    (b[PRIORITY] as number) - (a[PRIORITY] as number) ||
-    (a[CLAIMED_WIDTH] as number) - (b[CLAIMED_WIDTH] as number) ||
-    (a[CLAIMED_WIDTH + 1] as number) - (b[CLAIMED_WIDTH + 1] as number)
-  )
+function byDelivery(a: Claimed, b: Claimed): number {
+  return (b.extra[6] as number) - (a.extra[6] as number) || a.grp - b.grp || a.k - b.k
 }
 
 /**
- * The claimed rows (each one JSON array: CLAIMED_COLUMNS, then its order key and lane `ord`) as the JobRecords
- * the claim made, in delivery order; the start and the lease's expiry come from the one row that carries them.
+ * The claimed rows (claimedColumns) as the JobRecords the claim made, in delivery order; the start and the
+ * lease's expiry come from the one row that carries them.
  */
-export function toClaimedJobs(replies: Row[], c: ClaimContext): JobRecord[] {
-  const rows = replies.map((r) => JSON.parse(r[0] as string) as Row)
-  if (rows.length > 1) rows.sort(byDelivery)
-  const first = rows.find((r) => r[14] !== null)
-  const startedAt = first?.[14] as number
-  const lockExpiresAt = first?.[15] as number
-  return rows.map((r) => {
-    const ord = r[CLAIMED_WIDTH + 2]
+export function toClaimedJobs(rows: Row[], c: ClaimContext): JobRecord[] {
+  const claimed = rows.map((row): Claimed => {
+    const ord = row[10] as number | null // a lane job's; its order key is (1, ord)
+    return {
+      row,
+      extra: row[11] === null ? FIRST_CLAIM : (JSON.parse(row[11] as string) as unknown[]),
+      grp: ord === null ? (row[8] as number) : 1,
+      k: ord === null ? (row[9] as number) : Number(ord),
+    }
+  })
+  if (claimed.length > 1) claimed.sort(byDelivery)
+  const first = rows.find((r) => r[6] !== null)
+  const startedAt = first?.[6] as number
+  const lockExpiresAt = first?.[7] as number
+  return claimed.map(({ row: r, extra: x }) => {
+    const ord = r[10]
+    // data … guaranteed, in record()'s order
+    const fields = [r[1], x[0], x[1], x[2], r[2], x[3], x[4], x[5], x[6], x[7], r[3]]
     return record(
-      r,
-      1, // data … guaranteed
+      fields,
+      0,
       r[0] as string, // id
       c.queue,
       'active',
       c.workerId,
       ord !== null ? `${c.tokenPrefix}L${ord}` : `${c.tokenPrefix}R${r[0]}`, // token
       lockExpiresAt,
-      r[12] as number, // createdAt
+      r[4] as number, // createdAt
       startedAt,
       null, // finishedAt
-      r[13] as number, // runAt
+      r[5] as number, // runAt
       [], // timeline
     )
   })

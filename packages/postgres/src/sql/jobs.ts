@@ -1,7 +1,7 @@
 /**
  * Statements of a job's life (the Broker). Placeholders, filled once per adapter by `render()`:
- * `{{schema}}` the quoted schema, `{{job}}` the JobRecord columns of alias `j` and `{{claimed}}` those of a
- * claimed record (see row.ts), `{{lim}}` TIMELINE_LIMIT, `{{channel}}` the NOTIFY channel as a literal.
+ * `{{schema}}` the quoted schema, `{{job}}` the JobRecord columns of alias `j` (see row.ts), `{{lim}}`
+ * TIMELINE_LIMIT, `{{channel}}` the NOTIFY channel as a literal.
  *
  * Every statement is a single round trip and atomic on its own. Every write that takes a token repeats
  * the fence `j.token = $3 and j.status = 'active' and j.lock_expires_at > now()` (`fence()`): a stale token
@@ -14,7 +14,7 @@
  * writes the pending entry first, and sets `tl_active = false`.
  */
 
-import { ADD_DEFAULTS, ADDED_COLUMNS, HELD_DETAIL, laneClaimed, laneKey, push } from '../row.js'
+import { ADD_DEFAULTS, ADDED_COLUMNS, claimedColumns, HELD_DETAIL, laneKey, push } from '../row.js'
 
 /**
  * The fence of a token-taking write on row `j` (`token` is the expected token), which the statement finds by
@@ -360,7 +360,7 @@ pp as (
 
 /**
  * The update that makes the `picked` rows claimed row by row active with a fresh lease, returning what
- * differs per row as one JSON array (CLAIMED_COLUMNS in row.ts: the start and the lease's expiry are computed
+ * differs per row (`claimedColumns` in row.ts: the start and the lease's expiry are computed
  * once, in `pp`, and sent with one row only, `p.first`), the row's delivery order key (`grp`, `k`, looked up in `pp.m`,
  * which holds the row claims only) and a null lane `ord`.
  * The token is the statement's random prefix (`tokenPrefix`, a UUID the client makes per call), `R` and the
@@ -398,7 +398,7 @@ function activatePicked({
   tl_active = true
 from (select pp.*, {{schema}}.ms(now() + ${leaseMs} * interval '1 millisecond') as expires from pp) p
 where j.ctid = any (array(select p2.tid from picked p2 where not p2.lane))
-returning json_build_array({{claimed}}, (p.m -> j.id ->> 0)::int, (p.m -> j.id ->> 1)::float8, null)::text`
+returning ${claimedColumns({ grp: '(p.m -> j.id ->> 0)::int', k: '(p.m -> j.id ->> 1)::float8', ord: 'null::bigint' })}`
 }
 
 /**
@@ -419,10 +419,10 @@ returning json_build_array({{claimed}}, (p.m -> j.id ->> 0)::int, (p.m -> j.id -
  * queue's position moves to the highest of them, and one `leases` row records the claim (the
  * prefix, the range of `ord`s, the worker, the start and the expiry). They come back with their `ord`
  * (last column), and their token is `$7 || 'L' || ord` (row.ts).
- * Rows come back unordered, each with its delivery order key after the record (`grp`, `k`: the client sorts
- * by priority, then these), so the statement neither numbers the picks nor looks a position up per row.
- * Each row is one column, a JSON array of those values: the client parses it with one JSON.parse instead of
- * decoding 19 columns one by one (about 3.5 µs of Node's time per claimed job went to that).
+ * Rows come back unordered, each with its delivery order key (`grp`, `k`, null for a lane job, whose key
+ * is (1, ord): the client sorts by priority, then these), so the statement neither numbers the picks nor looks a position up per row.
+ * What a job claimed for the first time has alike (no result, attempt 1, priority 0...) comes as one null
+ * column (`claimedColumns`), so the client decodes 7 values per lane job instead of 19.
  */
 export const CLAIM = `
 with ${pickDue({ queue: '$2::text', limit: '$3::int' })},
@@ -444,7 +444,7 @@ ls as (
 )
 select * from cl
 union all
-select json_build_array(${laneClaimed('$6::boolean')}, 1, j.ord::float8, j.ord)::text
+select ${claimedColumns({ grp: 'null::int', k: 'null::float8', ord: 'j.ord' }, { guaranteed: '$6::boolean' })}
 from l j,
   (select pp.*, {{schema}}.ms(now() + $5::float8 * interval '1 millisecond') as expires from pp) p
 where j.ord <= p.hi

@@ -41,7 +41,7 @@ export const claimChecks: ContractCheck[] = [
   {
     id: 'claim.record-as-stored',
     title:
-      'every field of a claimed record but the timeline is what getJob then reads, for a first and a retried attempt',
+      'every field of a claimed record but the timeline is what getJob then reads, for a first and a retried attempt and a plain job',
     async run(t) {
       const boom = { name: 'Error', message: 'first try', stack: 'Error: first try' }
       const retried = await addJob(t, { data: { kind: 'retried' }, priority: 2, maxAttempts: 5 })
@@ -54,9 +54,10 @@ export const claimChecks: ContractCheck[] = [
         maxAttempts: 2,
         guaranteed: false,
       })
+      await addJob(t, { data: { kind: 'plain' } }) // every field as a first claim has it
       const workerId = randomId('w')
       const claimed = await t.adapters.broker.claim(t.ns, t.queue, claimRequest({ workerId, limit: 5 }))
-      assert.equal(claimed.length, 2)
+      assert.equal(claimed.length, 3)
       assert.equal(claimed[0]!.id, retried.id, 'the higher priority first')
       for (const job of claimed)
         assert.deepEqual(withoutTimeline(job), withoutTimeline(await getJob(t, job.id)))
