@@ -70,25 +70,60 @@ try {
 
   await explain('claim (batch of 50)', J.CLAIM, ['explain', 'bulk', 50, 'w1', 30000, null, 'token:'])
   await explain('renew', J.RENEW, ['explain', active!.id, active!.token, 30000])
-  await explain('complete (one job)', J.COMPLETE_MANY, [
+  // A completion's parameters (INPUT in sql/jobs.ts): every job's token by id, the by-id arm's ids, the lane
+  // arm's ord span per lease prefix, the by-id arm's lane prefixes, the number of jobs.
+  const byId = (input: Record<string, unknown>) => [
     'explain',
-    JSON.stringify({ [active!.id]: [1, active!.token, { ok: true }] }),
-  ])
+    JSON.stringify(input),
+    JSON.stringify(Object.keys(input)),
+    '{}',
+    '[]',
+    Object.keys(input).length,
+  ]
+  await explain('complete (one job)', J.COMPLETE_MANY, byId({ [active!.id]: [active!.token, { ok: true }] }))
   const fifty = await sql.unsafe(
     `select id, token from ${q}.jobs where status = 'active' and lock_expires_at > now() order by id limit 50`,
   )
-  await explain("completeAndClaim's completion (50 jobs, reporting their queue)", J.COMPLETE_REPORTING, [
-    'explain',
-    JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token, null]]))),
-  ])
-  await explain('complete, removing (one job)', J.COMPLETE_MANY_REMOVE, [
-    'explain',
-    JSON.stringify({ [active!.id]: [1, active!.token] }),
-  ])
+  await explain(
+    "completeAndClaim's completion (50 jobs, reporting their queue)",
+    J.COMPLETE_REPORTING,
+    byId(Object.fromEntries(fifty.map((r) => [r.id, [r.token, null]]))),
+  )
+  await explain('complete, removing (one job)', J.COMPLETE_MANY_REMOVE, byId({ [active!.id]: active!.token }))
   await explain(
     "completeAndClaim's completion, removing (50 jobs, reporting their queue)",
     J.COMPLETE_REPORTING_REMOVE,
-    ['explain', JSON.stringify(Object.fromEntries(fifty.map((r, i) => [r.id, [i + 1, r.token]])))],
+    byId(Object.fromEntries(fifty.map((r) => [r.id, r.token]))),
+  )
+  // 50 lane jobs handed out under one lease, completed by range (the lane arm).
+  const lane = await sql.unsafe(
+    `select id, ord from ${q}.jobs where ns = 'explain' and queue = 'bulk' and status = 'waiting'
+       and priority = 0 and not rowclaim order by ord limit 50`,
+  )
+  const prefix = '00000000-0000-4000-8000-000000000000:'
+  const [lo, hi] = [lane[0]!.ord, lane[lane.length - 1]!.ord]
+  await sql.unsafe(
+    `insert into ${q}.leases (ns, token, queue, lo, hi, worker_id, guaranteed, started_at, expires_at)
+     values ('explain', $1, 'bulk', $2, $3, 'w1', null, now(), now() + interval '1 hour')`,
+    [prefix, lo, hi],
+  )
+  const byRange = (value: (token: string) => unknown) => [
+    'explain',
+    JSON.stringify(Object.fromEntries(lane.map((r) => [r.id, value(`${prefix}L${r.ord}`)]))),
+    '[]',
+    JSON.stringify({ [prefix]: [Number(lo), Number(hi)] }),
+    '[]',
+    lane.length,
+  ]
+  await explain(
+    'complete, lane jobs by range (50 jobs of one lease)',
+    J.COMPLETE_MANY,
+    byRange((token) => [token, null]),
+  )
+  await explain(
+    'complete, removing, lane jobs by range (50 jobs of one lease)',
+    J.COMPLETE_MANY_REMOVE,
+    byRange((token) => token),
   )
   await explain('stall scan: expired lane leases', J.EXPIRE_LEASES, ['explain', 'bulk'])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])

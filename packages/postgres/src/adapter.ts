@@ -128,25 +128,60 @@ function jsonString(text: string): string {
   return `"${text}"`
 }
 
+/** One job of a completion statement; `byId`: its token is known to stand for a row claim now (see materialize). */
+interface Completion {
+  id: string
+  token: string
+  result: unknown
+  byId?: boolean
+}
+
+/** The `ord` of a lane token (`<prefix>L<ord>`, see CLAIM), or null for any other token. */
+function laneOrd(token: string): number | null {
+  if (token.length <= LANE_PREFIX + 1 || token.charCodeAt(LANE_PREFIX) !== 76) return null // `L`
+  const digits = token.slice(LANE_PREFIX + 1)
+  const ord = Number(digits)
+  return Number.isSafeInteger(ord) && ord > 0 && String(ord) === digits ? ord : null
+}
+
 /**
- * The input of a completion statement (see `completeInput` in sql/jobs.ts): a JSON object keyed by job id,
- * each value the token, or with `results` `[token, result]`; and the prefixes of its lane tokens (`<prefix>L<ord>`),
- * each once, as a JSON array. Written as text directly: a JSON.stringify of
- * an object built for it cost about twice as much per job (ids from the wire are new strings each time).
+ * The inputs of a completion statement (INPUT in sql/jobs.ts), written as JSON text directly (a JSON.stringify
+ * of an object built for it cost about twice as much per job: ids from the wire are new strings each time):
+ * every job's token by id (with `results`, `[token, result]`); the ids of the by-id arm; the lane arm's span
+ * of `ord`s per lease prefix (with `lane`, every job with a lane token not known to be a row claim now); the
+ * prefixes of the lane tokens left to the by-id arm, each once. `laneIds`: the jobs of the lane arm.
  */
-function completionInput(
-  items: { id: string; token: string; result: unknown }[],
-  results: boolean,
-): [input: string, prefixes: string] {
-  let text = '{'
+function completionInput(items: Completion[], results: boolean, lane: boolean) {
+  let input = '{'
+  const rest: string[] = []
   const prefixes = new Set<string>()
+  const spans = new Map<string, [number, number]>()
+  const laneIds: string[] = []
   for (let i = 0; i < items.length; i++) {
-    const { id, token, result } = items[i]!
-    text += `${i === 0 ? '' : ','}${jsonString(id)}:`
-    text += results ? `[${jsonString(token)},${JSON.stringify(result ?? null)}]` : jsonString(token)
-    if (token.charCodeAt(LANE_PREFIX) === 76) prefixes.add(token.slice(0, LANE_PREFIX)) // `L`: a lane token
+    const { id, token, result, byId } = items[i]!
+    const key = jsonString(id)
+    input += `${i === 0 ? '' : ','}${key}:`
+    input += results ? `[${jsonString(token)},${JSON.stringify(result ?? null)}]` : jsonString(token)
+    const ord = lane && !byId ? laneOrd(token) : null
+    if (ord === null) {
+      rest.push(key)
+      if (token.charCodeAt(LANE_PREFIX) === 76) prefixes.add(token.slice(0, LANE_PREFIX))
+      continue
+    }
+    laneIds.push(id)
+    const prefix = token.slice(0, LANE_PREFIX)
+    const span = spans.get(prefix)
+    if (span === undefined) spans.set(prefix, [ord, ord])
+    else if (ord < span[0]) span[0] = ord
+    else if (ord > span[1]) span[1] = ord
   }
-  return [`${text}}`, JSON.stringify([...prefixes])]
+  let lanes = ''
+  for (const [prefix, [lo, hi]] of spans)
+    lanes += `${lanes === '' ? '' : ','}${jsonString(prefix)}:[${lo},${hi}]`
+  return {
+    params: [`${input}}`, `[${rest.join(',')}]`, `{${lanes}}`, JSON.stringify([...prefixes]), items.length],
+    laneIds,
+  }
 }
 
 /** Core's check of JSON text for what `jsonb` refuses although JSON carries it: a NUL character, a lone surrogate. */
@@ -565,28 +600,54 @@ export function postgresAdapter(
   // flight per key, of up to 1,000 jobs: plain `complete` is what prefetching consumers use, whose slots do
   // not wait for it, so fewer and larger statements beat a second one in flight (the bench's drain: ~9 % more
   // jobs/s and ~15 % less Node CPU per job than 200 × 2, in eight interleaved pairs).
-  const completer = new Batcher<
-    { ns: string; remove: boolean; id: string; token: string; result: unknown },
-    boolean | Error
-  >(
+  const completer = new Batcher<{ ns: string; remove: boolean } & Completion, boolean | Error>(
     (_key, all) =>
       byUniqueId(all, (unique) =>
         storableOnly(unique, async (items) => {
           const { ns, remove } = items[0]!
-          // A removed job's result is stored nowhere: leave it out of the input.
-          const [input, prefixes] = completionInput(items, !remove)
-          // One row: null when every completion went through, else the ids of those that did.
           const text = remove ? jq.COMPLETE_MANY_REMOVE : jq.COMPLETE_MANY
-          const params = [ns, input, prefixes, items.length]
-          const [[through]] = (await rows('complete', text, params)) as [[string[] | null]]
-          if (through === null) return items.map(() => true)
-          const done = new Set(through)
-          return items.map((it) => done.has(it.id))
+          // A removed job's result is stored nowhere: it is left out of the input.
+          const { completed } = await completion('complete', text, ns, items, !remove)
+          return items.map((it) => completed(it.id))
         }),
       ),
     1_000,
     1,
   )
+
+  /**
+   * A completion statement over `items` (COMPLETE_MANY or COMPLETE_REPORTING: one row, null when every job
+   * completed, else the ids of those that did; with REPORTING, their queue), then, if the lane arm left some
+   * out, one more by id for those: a lane job written as a row claim in the meantime (by a `getJob` elsewhere,
+   * say) completes by id under the same token. Rare: this adapter sends the jobs it wrote so itself by id.
+   */
+  async function completion(
+    op: string,
+    text: string,
+    ns: string,
+    items: Completion[],
+    results: boolean,
+  ): Promise<{ completed: (id: string) => boolean; queue: string | null }> {
+    const run = async (batch: Completion[], lane: boolean) => {
+      const { params, laneIds } = completionInput(batch, results, lane)
+      const [r] = await rows(op, text, [ns, ...params])
+      return { ids: r![0] as string[] | null, queue: (r![1] as string | null | undefined) ?? null, laneIds }
+    }
+    const first = await run(items, true)
+    let queue = first.queue
+    if (first.ids === null) return { completed: () => true, queue }
+    const done = new Set(first.ids)
+    const missed = new Set(first.laneIds.filter((id) => !done.has(id)))
+    if (missed.size > 0) {
+      const again = await run(
+        items.filter((it) => missed.has(it.id)),
+        false,
+      )
+      for (const id of again.ids ?? missed) done.add(id)
+      queue ??= again.queue
+    }
+    return { completed: (id) => done.has(id), queue }
+  }
 
   // completeAndClaim: the same group commit, per (ns, queue, worker, lease, remove): one statement completes
   // (or, removing, deletes) the burst and claims the freed slots' next jobs, handed out to the completed
@@ -597,12 +658,9 @@ export function postgresAdapter(
       /** The completed job's queue, as the engine passed it (null: read from the row). */
       queue: string | null
       remove: boolean
-      id: string
-      token: string
-      result: unknown
       want: number
       next: ClaimRequest
-    },
+    } & Completion,
     { completed: boolean; jobs: JobRecord[] } | Error
   >(
     (_key, all) =>
@@ -611,14 +669,10 @@ export function postgresAdapter(
           const { ns, queue, remove, next } = items[0]!
           // The completions, and the queue of the completed jobs; the successors are then claimed as any claim
           // (laneClaim: the claim lane's lock comes first, in a transaction of its own), one round trip more.
-          const [input, prefixes] = completionInput(items, !remove)
           const text = remove ? jq.COMPLETE_REPORTING_REMOVE : jq.COMPLETE_REPORTING
-          const [r] = await rows('completeAndClaim', text, [ns, input, prefixes])
-          const done = {
-            ids: new Set(r![0] as string[]),
-            queue: (r![1] as string | null) ?? queue,
-          }
-          const want = items.reduce((sum, it) => sum + (done.ids.has(it.id) ? it.want : 0), 0)
+          const finished = await completion('completeAndClaim', text, ns, items, !remove)
+          const done = { completed: finished.completed, queue: finished.queue ?? queue }
+          const want = items.reduce((sum, it) => sum + (done.completed(it.id) ? it.want : 0), 0)
           let jobs: JobRecord[] = []
           if (want > 0 && done.queue !== null && !closed) {
             const prefix = tokenPrefix()
@@ -640,7 +694,7 @@ export function postgresAdapter(
             }
           }
           return items.map((it) => {
-            const completed = done.ids.has(it.id)
+            const completed = done.completed(it.id)
             return { completed, jobs: completed ? jobs.splice(0, it.want) : [] }
           })
         }),
@@ -920,7 +974,8 @@ export function postgresAdapter(
     },
 
     complete(ns, id, token, result, options?: CompleteOptions) {
-      materializedTokens.delete(token)
+      // A lane token this adapter wrote as a row claim goes by id (see `completion`).
+      const byId = materializedTokens.delete(token)
       const remove = options?.remove === true
       // One statement per namespace and flag.
       // Never resolves with an Error: the Batcher rejects that caller with it (see storableOnly).
@@ -930,11 +985,12 @@ export function postgresAdapter(
         id,
         token,
         result: remove ? null : (result ?? null),
+        byId,
       }) as Promise<boolean>
     },
 
     completeAndClaim(ns, id, token, result, next: NextClaim, options?: CompleteOptions) {
-      materializedTokens.delete(token)
+      const byId = materializedTokens.delete(token)
       // The engine says which queue the job is of; without it the job goes alone and the statement reads the
       // queue from its row.
       const { queue } = next
@@ -956,6 +1012,7 @@ export function postgresAdapter(
         id,
         token,
         result: remove ? null : (result ?? null),
+        byId,
         want: Math.max(0, Math.floor(next.limit)),
         next,
       }) as Promise<{ completed: boolean; jobs: JobRecord[] }>

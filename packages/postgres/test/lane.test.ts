@@ -3,7 +3,7 @@
 // or hand one out twice.
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import type { PostgresAdapters } from '../src/index.js'
+import { type PostgresAdapters, postgresAdapter } from '../src/index.js'
 import { DATABASE_URL, newJob, openAdapter, runSuite, sleep } from './helpers.js'
 
 describe.runIf(runSuite)('claim lane', () => {
@@ -137,6 +137,35 @@ describe.runIf(runSuite)('claim lane', () => {
       result: 'done',
       progress: 50,
     })
+  })
+
+  test('a burst completes lane jobs by range, and by id the one another reader wrote as a row claim meanwhile', async () => {
+    const s = ns()
+    for (const id of ['b1', 'b2', 'b3', 'b4']) await a.broker.add(s, newJob('q', { id }))
+    const got = await claim(s)
+    // Another adapter's getJob writes b2 as the row claim its lane token stands for: no longer in the lane.
+    const other = postgresAdapter({ url: DATABASE_URL }, { schema })
+    try {
+      await other.open()
+      expect(await other.storage.getJob(s, 'b2')).toMatchObject({ status: 'active', token: got[1]!.token })
+    } finally {
+      await other.close()
+    }
+    const done = await Promise.all(
+      got.map((j, i) => a.broker.complete(s, j.id, j.token!, i, i < 2 ? { remove: true } : undefined)),
+    )
+    expect(done).toEqual([true, true, true, true])
+    expect(await a.storage.getJob(s, 'b1')).toBeNull()
+    expect(await a.storage.getJob(s, 'b2')).toBeNull()
+    expect(await a.storage.getJob(s, 'b3')).toMatchObject({ status: 'completed', result: 2, attempts: 1 })
+    expect(await a.storage.getJob(s, 'b4')).toMatchObject({ status: 'completed', result: 3, attempts: 1 })
+    // Each completed once: a second round of the same tokens finds nothing.
+    expect(await Promise.all(got.map((j) => a.broker.complete(s, j.id, j.token!, null)))).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ])
   })
 
   test('removeJob leaves a handed-out lane job alone; its completion then lands', async () => {
