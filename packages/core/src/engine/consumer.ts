@@ -110,7 +110,9 @@ export class QueueConsumer {
     const maxClaims = prefetch > 0 ? 2 : 1
     const perClaim = prefetch > 0 ? Math.max(batch, Math.ceil(limit / 2)) : limit
     const claims = new Set<Promise<void>>()
-    const state = { asked: 0, failures: 0, failed: false, empty: false }
+    // `full`: the last claim got all it asked for (the queue is busy). Only then may a second claim go out
+    // beside one on its way: an idle consumer woken for one job sends one claim, not two.
+    const state = { asked: 0, failures: 0, failed: false, empty: false, full: false }
     while (!signal.aborted) {
       if (state.failed) {
         state.failed = false
@@ -131,7 +133,7 @@ export class QueueConsumer {
       // trip must not starve the handlers of claimed jobs (see startRun). Claims on their way hold what they asked.
       const free =
         Math.min(limit - (this.runs.size - this.settling.size), 2 * limit - this.runs.size) - state.asked
-      if (state.empty || free < batch || claims.size >= maxClaims) {
+      if (state.empty || free < batch || claims.size >= (state.full ? maxClaims : 1)) {
         await new Promise<void>((resolve) => {
           this.slotFreed = resolve
         })
@@ -159,7 +161,7 @@ export class QueueConsumer {
   /** One claim of up to `want` jobs, started (or queued for a slot) as they come; the loop reads `state`. */
   private async claimFor(
     want: number,
-    state: { failures: number; failed: boolean; empty: boolean },
+    state: { failures: number; failed: boolean; empty: boolean; full: boolean },
   ): Promise<void> {
     const { engine } = this
     const { lockTtlMs, guaranteedWorker } = this.definition.options
@@ -171,10 +173,12 @@ export class QueueConsumer {
         guaranteed: guaranteedWorker,
       })
       state.failures = 0
+      state.full = jobs.length >= want
       for (const job of jobs) this.startRun(job)
       if (jobs.length === 0) state.empty = true
     } catch (error) {
       engine.events.emit('error', { error, where: `claiming from ${this.queue}` })
+      state.full = false
       state.failures++
       state.failed = true
     }
