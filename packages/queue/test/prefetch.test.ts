@@ -109,7 +109,7 @@ describe('prefetch', () => {
     expect(handedOut.length).toBeLessThanOrEqual(Math.ceil(40 / 3))
   })
 
-  it('a busy queue of short jobs has two claims on their way: one claim\'s jobs run while the next travels', async () => {
+  it("a busy queue of short jobs has two claims on their way: one claim's jobs run while the next travels", async () => {
     const { adapters, claims, inFlight } = recordingAdapter()
     const rt = node()
     let ran = 0
