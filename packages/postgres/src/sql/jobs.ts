@@ -702,6 +702,18 @@ select r.*, pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q
 from r
 `
 
+/** The token the input (`m`, see INPUT) holds for row `j`. */
+function inputToken(remove: boolean): string {
+  return remove ? '((select m from m) ->> j.id)' : '((select m from m) -> j.id ->> 0)'
+}
+
+/** How a keeping completion starts: completed, its result from the input, its lease cleared. */
+const COMPLETED = `update {{schema}}.jobs j set
+  status = 'completed',
+  result = nullif((select m from m) -> j.id -> 1, 'null'::jsonb),
+  token = null, lock_expires_at = null,
+  finished_at = now(),`
+
 /**
  * The completion of the jobs of `m`, the statement's input (INPUT): one JSON object keyed by job id (the
  * caller sends each id once per statement), each value the job's token, or with `result`s kept
@@ -721,17 +733,13 @@ from r
  * timeline gets the pending `active` entry (if any) and `completed`; a removed job's is never written.
  */
 function completeInput(remove: boolean, returning: string): string {
-  const token = remove ? '((select m from m) ->> j.id)' : '((select m from m) -> j.id ->> 0)'
+  const token = inputToken(remove)
   // A lane job (still `waiting`) is stored as its row claim would have been: the attempt counted, the
   // start and worker of its lease, its `active` entry before `completed`.
   const lease = (i: number, type: string) => `((select lv.o from lv) -> left(${token}, 37) ->> ${i})::${type}`
   const target = remove
     ? 'delete from {{schema}}.jobs j'
-    : `update {{schema}}.jobs j set
-  status = 'completed',
-  result = nullif((select m from m) -> j.id -> 1, 'null'::jsonb),
-  token = null, lock_expires_at = null,
-  finished_at = now(),
+    : `${COMPLETED}
   attempts = j.attempts + case when j.status = 'waiting' then 1 else 0 end,
   worker_id = case when j.status = 'waiting' then ${lease(0, 'text')} else j.worker_id end,
   started_at = case when j.status = 'waiting' then ${lease(1, 'timestamptz')} else j.started_at end,
@@ -753,26 +761,21 @@ returning ${returning}`
  * `ord`s its completions name, `a` to `b`), read as one index range per lease and completed only if the input
  * holds the job's id with exactly its lane token (`<prefix>L<ord>`) and the id is not one of the by-id arm's
  * ($3). No index descent and no lease lookup per job: ~4 µs per removed job against ~8.5 by id
- * (docs/postgres.md, "Lane completions by range"). The range is read in a lateral subquery per lease (`kl`,
- * fenced by `offset 0`, ordered as jobs_claim, whose predicate its status test repeats): joined plainly, a
- * table its statistics never saw was read outside the join, every waiting job of the namespace per
- * completion. The rows are then written by TID, and their state is checked again there (a job written as a
- * row claim since the statement's snapshot is left to the by-id round, see `completion` in adapter.ts); that
- * status test compares with an initplan, as `fence()` does: with the literal, the planner read the whole
- * partial index jobs_claim (whose predicate the literal proves) filtering by TID, 80–200 ms per completion
- * on a table its statistics never saw. A
- * kept job is written as its row claim would have been (the attempt counted, its lease's worker and start,
- * `active` before `completed`).
+ * (docs/postgres.md, "Lane completions by range"). The range is read in a lateral subquery per lease (fenced
+ * by `offset 0`, ordered as jobs_claim, whose predicate its status test repeats): joined plainly, a table its
+ * statistics never saw was read outside the join, every waiting job of the namespace per completion. The
+ * rows are then written by TID, and their state is checked again there (a job written as a row claim since
+ * the statement's snapshot is left to the by-id round, see `completion` in adapter.ts); that status test
+ * compares with an initplan, as `fence()` does: with the literal, the planner read the whole partial index
+ * jobs_claim (whose predicate the literal proves) filtering by TID, 80–200 ms per completion on a table its
+ * statistics never saw. A kept job is written as its row claim would have been (the attempt counted, its
+ * lease's worker and start, `active` before `completed`).
  */
 function completeLane(remove: boolean, returning: string): string {
-  const token = remove ? '((select m from m) ->> j.id)' : '((select m from m) -> j.id ->> 0)'
+  const token = inputToken(remove)
   const target = remove
     ? 'delete from {{schema}}.jobs j'
-    : `update {{schema}}.jobs j set
-  status = 'completed',
-  result = nullif((select m from m) -> j.id -> 1, 'null'::jsonb),
-  token = null, lock_expires_at = null,
-  finished_at = now(),
+    : `${COMPLETED}
   attempts = j.attempts + 1,
   worker_id = ll.worker_id,
   started_at = ll.started_at,
