@@ -36,9 +36,10 @@ export interface WorkOptions {
   /**
    * Jobs claimed ahead of free slots, per runtime: up to `concurrency + prefetch` jobs are held at once, the
    * ones beyond `concurrency` waiting in memory for a slot, so claims go out in large batches (refilled when
-   * half the buffer is used; up to two claims of half the buffer each are on their way at once). A prefetched job is claimed like a running one: leased, renewed by heartbeat,
-   * cancellable, given back (`release`, attempt not counted) on shutdown, and recovered by the stall detector
-   * if this process dies. For many short jobs; needs `guaranteedWorker: true`. @default 0
+   * half the buffer is used; while the queue is busy, two claims of half the buffer each may be on their way).
+   * A prefetched job is claimed like a running one: leased, renewed by heartbeat, cancellable, given back
+   * (`release`, attempt not counted) on shutdown, and recovered by the stall detector if this process dies.
+   * For many short jobs; needs `guaranteedWorker: true`. @default 0
    */
   prefetch?: number
   retries?: RetryOptions

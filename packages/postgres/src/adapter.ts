@@ -107,10 +107,10 @@ function reconnectBackoff(retries: number): number {
 }
 
 /**
- * The random part of the tokens of one claim statement, to which each claimed row's token appends the job (see
- * activatePicked in sql/jobs.ts): one
- * draw per call instead of a `gen_random_uuid()` per row on the server. A fresh UUID per call keeps every
- * token unique across all claims, which fencing relies on.
+ * The random part of the tokens of one claim statement, to which each claimed row's token appends its job
+ * (`L<ord>` or `R<id>`, see activatePicked in sql/jobs.ts): one draw per call instead of a
+ * `gen_random_uuid()` per row on the server. A fresh UUID per call keeps every token unique across all
+ * claims, which fencing relies on.
  */
 function tokenPrefix(): string {
   return `${randomUUID()}:`
