@@ -1,5 +1,6 @@
-import { FreezableTimers, OqronRuntime } from '@oqronkit/core'
+import { FreezableTimers, type JobContext, OqronRuntime, type WorkOptions } from '@oqronkit/core'
 import { afterEach } from 'vitest'
+import { queue } from '../src/index.js'
 
 /** Timers that can be frozen: while frozen no callback runs, as if the process were SIGSTOPped. */
 export const freezableTimers = () => new FreezableTimers()
@@ -45,4 +46,30 @@ export function runtimesStoppedAfterEach(): () => OqronRuntime {
     runtimes.push(rt)
     return rt
   }
+}
+
+/**
+ * A one-slot queue on `rt` whose handler records each job it starts (`started`), holds job `a` until `gate`
+ * opens, then runs `then`: the setup of tests about what happens beside (or after) a busy slot.
+ */
+export function oneSlotHeldOnA(
+  rt: OqronRuntime,
+  name: string,
+  work: WorkOptions = {},
+  then: (ctx: JobContext) => Promise<void> = async () => {},
+) {
+  const gate = deferred()
+  const started: string[] = []
+  const q = queue({
+    ...work,
+    name,
+    runtime: rt,
+    concurrency: 1,
+    handler: async (ctx) => {
+      started.push(ctx.id)
+      if (ctx.id === 'a') await gate.promise
+      await then(ctx)
+    },
+  })
+  return { q, gate, started }
 }

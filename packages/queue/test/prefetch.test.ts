@@ -2,7 +2,14 @@ import { type ClaimRequest, OqronConfigError, OqronManager, type WorkOptions } f
 import { memoryAdapter } from '@oqronkit/memory'
 import { describe, expect, it } from 'vitest'
 import { queue } from '../src/index.js'
-import { deferred, freezableTimers, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js'
+import {
+  deferred,
+  freezableTimers,
+  oneSlotHeldOnA,
+  quiet,
+  runtimesStoppedAfterEach,
+  waitFor,
+} from './helpers.js'
 
 const node = runtimesStoppedAfterEach()
 
@@ -32,18 +39,7 @@ function recordingAdapter() {
  */
 async function busyWithAhead(name: string, ahead: string[], work: WorkOptions, shutdownMs = 1_000) {
   const rt = node()
-  const gate = deferred()
-  const started: string[] = []
-  const q = queue({
-    ...work,
-    name,
-    runtime: rt,
-    concurrency: 1,
-    handler: async (ctx) => {
-      started.push(ctx.id)
-      if (ctx.id === 'a') await gate.promise
-    },
-  })
+  const { q, gate, started } = oneSlotHeldOnA(rt, name, work)
   await rt.init({
     adapters: memoryAdapter(),
     logger: quiet,

@@ -2,7 +2,7 @@ import { OqronManager, realTimers, type TimerHost } from '@oqronkit/core'
 import { memoryAdapter } from '@oqronkit/memory'
 import { describe, expect, it } from 'vitest'
 import { queue } from '../src/index.js'
-import { deferred, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js'
+import { deferred, oneSlotHeldOnA, quiet, runtimesStoppedAfterEach, waitFor } from './helpers.js'
 
 const node = runtimesStoppedAfterEach()
 
@@ -39,18 +39,7 @@ async function successorOnItsWay(
 ) {
   const { adapters, inFlight, reply } = lateFirstCompleteAndClaim()
   const rt = node()
-  const gate = deferred()
-  const started: string[] = []
-  const q = queue({
-    name,
-    runtime: rt,
-    concurrency: 1,
-    handler: async (ctx) => {
-      started.push(ctx.id)
-      if (ctx.id === 'a') await gate.promise
-      await then(ctx)
-    },
-  })
+  const { q, gate, started } = oneSlotHeldOnA(rt, name, {}, then)
   await rt.init({ adapters, logger: quiet, shutdown: { signals: false, timeoutMs } })
   const mgr = OqronManager.from(rt.getConfig())
   await q.add({}, { jobId: 'a' })
