@@ -247,11 +247,22 @@ describe.skipIf(!available)(
       const wait = () => worker.broker.waitForWork(ns, q, 20_000, new AbortController().signal)
       try {
         await claimNone()
-        const parked = wait() // subscribes
+        // The first wait makes the subscription and returns at once (a publish may have come before it); the
+        // second one parks on the live subscription.
+        await wait()
+        const parked = wait()
+        let woke = false
+        void parked.then(() => {
+          woke = true
+        })
         await new Promise((r) => setTimeout(r, 200))
+        expect(woke).toBe(false)
+        const frozenAt = performance.now()
         expect(proxy.freeze((sent) => /subscribe/i.test(sent))).toBeGreaterThanOrEqual(1)
-        // Found by the PING and replaced; the parked wait is woken then (messages may have been missed).
+        // Found by the PING (idle for replyTimeoutMs, then unanswered for replyTimeoutMs, each checked every
+        // quarter of it) and replaced; the parked wait is woken then, since messages may have been missed.
         await parked
+        expect(performance.now() - frozenAt).toBeLessThan(replyTimeoutMs * 2.5 + 1_000)
         await claimNone()
         const again = wait()
         await new Promise((r) => setTimeout(r, 100))
