@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const { url, schema, check } = parsed
   try {
     if (check) {
-      const { version, current } = await schemaStatus({ url, schema })
+      const { version, current, lackedRoutines } = await schemaStatus({ url, schema })
       if (current) {
         console.log(`oqronkit: schema "${schema}" is at version ${version}, this client's; nothing to do`)
         return 0
@@ -45,15 +45,20 @@ async function main(argv: string[]): Promise<number> {
       console.error(
         version < SCHEMA_VERSION
           ? `oqronkit: schema "${schema}" is at version ${version}; this client needs ${SCHEMA_VERSION}: run oqronkit migrate`
-          : `oqronkit: schema "${schema}" is at version ${version}, newer than this client knows (${SCHEMA_VERSION}): upgrade @oqronkit/postgres`,
+          : version > SCHEMA_VERSION
+            ? `oqronkit: schema "${schema}" is at version ${version}, newer than this client knows (${SCHEMA_VERSION}): upgrade @oqronkit/postgres`
+            : `oqronkit: schema "${schema}" is at version ${version} but lacks this client's routines (${lackedRoutines.join(', ')}): run oqronkit migrate`,
       )
       return 1
     }
-    const { applied, version } = await migrate({ url, schema })
+    const { applied, routines, version } = await migrate({ url, schema })
+    const created = routines.length > 0 ? `; created routines ${routines.join(', ')}` : ''
     console.log(
-      applied.length === 0
-        ? `oqronkit: schema "${schema}" is at version ${version} already; nothing to do`
-        : `oqronkit: schema "${schema}" migrated to version ${version} (applied ${applied.join(', ')})`,
+      applied.length > 0
+        ? `oqronkit: schema "${schema}" migrated to version ${version} (applied ${applied.join(', ')}${created})`
+        : routines.length > 0
+          ? `oqronkit: schema "${schema}" is at version ${version} already${created}`
+          : `oqronkit: schema "${schema}" is at version ${version} already; nothing to do`,
     )
     return 0
   } catch (error) {

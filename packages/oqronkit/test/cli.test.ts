@@ -77,7 +77,11 @@ describe.runIf(runSuite)('oqronkit migrate', () => {
 
     const first = await oqronkit(['migrate', '--schema', schema])
     expect(first).toMatchObject({ code: 0, err: '' })
-    expect(first.out).toContain(`migrated to version ${SCHEMA_VERSION} (${APPLIED})`)
+    expect(first.out).toMatch(
+      new RegExp(
+        `migrated to version ${SCHEMA_VERSION} \\(${APPLIED}; created routines claim_[0-9a-f]{16}\\)`,
+      ),
+    )
     expect(await ledger(schema)).toEqual(ALL)
 
     const again = await oqronkit(['migrate', '--url', DATABASE_URL, '--schema', schema], {})
@@ -110,6 +114,28 @@ describe.runIf(runSuite)('oqronkit migrate', () => {
     expect(check.code).toBe(1)
     expect(check.err).toContain('is at version 99, newer than this client knows')
     expect(await ledger(schema)).toEqual([...ALL, 99])
+  })
+
+  test("a schema at this version without this client's routines: --check says so (exit 1); migrate creates them", async () => {
+    const schema = newSchema()
+    await oqronkit(['migrate', '--schema', schema])
+    const [routine] = await admin.sql
+      .unsafe(
+        `select p.proname from pg_proc p where p.pronamespace = to_regnamespace($1::text) and p.proname like 'claim\\_%'`,
+        [schema],
+      )
+      .values()
+    const name = routine![0] as string
+    // As left by a deploy step of another version.
+    await admin.sql.unsafe(`drop function "${schema}".${name}`)
+    const check = await oqronkit(['migrate', '--schema', schema, '--check'])
+    expect(check.code).toBe(1)
+    expect(check.err).toContain(`is at version ${SCHEMA_VERSION} but lacks this client's routines (${name})`)
+    const run = await oqronkit(['migrate', '--schema', schema])
+    expect(run).toMatchObject({ code: 0, err: '' })
+    expect(run.out).toContain(`is at version ${SCHEMA_VERSION} already; created routines ${name}`)
+    expect(await oqronkit(['migrate', '--schema', schema, '--check'])).toMatchObject({ code: 0 })
+    expect(await ledger(schema)).toEqual(ALL)
   })
 
   test('bad input is a usage error (exit 2) that touches nothing', async () => {

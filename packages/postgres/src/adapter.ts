@@ -27,12 +27,11 @@ import {
   type StorageAdapter,
   storableText,
   type TextCheck,
-  TIMELINE_LIMIT,
   type TimelineEntry,
   UnserializableDataError,
 } from '@oqronkit/core'
 import postgres from 'postgres'
-import { assertSchemaVersion, checkSchemaName, quoteIdent, requireUrl, runMigrations } from './migrate.js'
+import { assertSchemaVersion, checkSchemaName, requireUrl, runMigrations } from './migrate.js'
 import { Notifier } from './notifier.js'
 import {
   NO_TYPE_FETCH,
@@ -43,7 +42,9 @@ import {
   type TransactionSql,
 } from './options.js'
 import { BackendProbe } from './probe.js'
-import { ADD_DEFAULTS, JOB_COLUMNS, JOB_WIDTH, type Row, toAddedJob, toClaimedJobs, toJob } from './row.js'
+import { renderAll } from './render.js'
+import { claimRoutine } from './routines.js'
+import { ADD_DEFAULTS, JOB_WIDTH, type Row, toAddedJob, toClaimedJobs, toJob } from './row.js'
 import { OwnSockets } from './sockets.js'
 import * as J from './sql/jobs.js'
 import * as S from './sql/storage.js'
@@ -77,24 +78,6 @@ export interface PostgresAdapters extends OqronAdapters {
 }
 
 type Db = Sql | TransactionSql
-
-interface Statements {
-  [name: string]: string
-}
-
-function render(text: string, schema: string, channel: string): string {
-  return text
-    .replaceAll('{{job}}', JOB_COLUMNS)
-    .replaceAll('{{schema}}', quoteIdent(schema))
-    .replaceAll('{{lim}}', String(TIMELINE_LIMIT))
-    .replaceAll('{{channel}}', `'${channel}'`)
-}
-
-function renderAll<T extends Statements>(set: T, schema: string, channel: string): T {
-  const out: Statements = {}
-  for (const [name, text] of Object.entries(set)) out[name] = render(text, schema, channel)
-  return out as T
-}
 
 /**
  * Seconds before a pooled connection reconnects after an error. postgres.js's default grows with a retry
@@ -407,32 +390,13 @@ export function postgresAdapter(
       fetch_types: NO_TYPE_FETCH,
       ...mainSockets.option,
     })
-  // Claims commit without waiting for the WAL flush (synchronous_commit = off) on clients of their own.
-  // Safe: a claim lost in a server crash only makes the job claimable again, and the token it handed out is
-  // then unknown to the database, so every write of that run is fenced off. Settles, adds and renewals stay
-  // synchronous. With a caller's own client (`{ sql }`) claims use that client as it is.
-  // The pool runs only CLAIM, whose generic plan is the custom one (index range reads cut by `limit $3`, rows
-  // updated by TID; checked on a 400,000-job backlog too), but PostgreSQL's own choice re-plans it on every
-  // call (it cannot cost `limit $3`): force_generic_plan plans it once per connection and saves ~0.5 ms of
-  // planning per claim. enable_seqscan = off keeps that one plan on the TID scan even if it was made while
-  // the table was empty (every other read of CLAIM is an index range read anyway).
-  // Two single-connection clients, used in turn: a claim is a transaction of its own (LANE_LOCK, CLAIM; see
-  // laneClaim), and postgres.js runs `begin` ... `commit` sent as plain statements only on a client of one
-  // connection (`reserve()` would do on a pool, but it never resolves when it has to connect a client made
-  // with fetch_types off, postgres.js 3.4).
+  // Claims (the claim routine, which brings its own settings: see CLAIM_ROUTINE) run on clients of their own,
+  // so that a claim never waits behind the main pool's statements: two single-connection clients, used in
+  // turn (see claimsOn). With a caller's own client (`{ sql }`) claims use that client.
   const claimClient = () =>
     postgres(requireUrl(connection.url), {
       max: 1,
       onnotice: () => {},
-      connection: {
-        synchronous_commit: 'off',
-        plan_cache_mode: 'force_generic_plan',
-        enable_seqscan: 'off',
-        // A claim's transaction holds its queue's lane lock, which adds wait for; its statements are sent
-        // together, so it is never idle inside it unless the client is gone (a half-open connection whose
-        // `commit` never arrived): the server then ends it after this long instead of keeping the lock.
-        idle_in_transaction_session_timeout: 5_000,
-      },
       backoff: reconnectBackoff,
       fetch_types: NO_TYPE_FETCH,
       ...claimSockets.option,
@@ -449,8 +413,8 @@ export function postgresAdapter(
     relistenDelayMs,
     owned && replyTimeoutMs > 0 ? { sockets: listenSockets, timeoutMs: replyTimeoutMs } : null,
   )
-  const jq = renderAll({ ...J }, schema, notifier.channelName)
-  const sq = renderAll({ ...S }, schema, notifier.channelName)
+  const jq = renderAll({ ...J }, schema)
+  const sq = renderAll({ ...S }, schema)
   let closed = false
 
   // Statements that join `jobs` to a set (a JSON input, a CTE, an id array) are planned on every call with
@@ -458,9 +422,9 @@ export function postgresAdapter(
   // the planner then believes of the table, and one made while `jobs` was nearly empty read the whole
   // namespace's primary-key range per call once it was large (a complete of 25 took ~80 ms at 100,000 jobs;
   // see docs/postgres.md, "Plans made on an empty table"). The other single-row statements keep their
-  // prepared plans: equality on the whole primary key leaves the planner no other index path. CLAIM is
-  // planned once per claim-pool connection and does not depend on the table's size (see activatePicked);
-  // on a caller's own client it is planned per call too.
+  // prepared plans: equality on the whole primary key leaves the planner no other index path. CLAIM, in the
+  // claim routine, is planned once per connection and does not depend on the table's size (see
+  // activatePicked and CLAIM_ROUTINE).
   const planPerCall = new Set([
     jq.COMPLETE_MANY,
     jq.COMPLETE_MANY_REMOVE,
@@ -479,7 +443,6 @@ export function postgresAdapter(
     sq.LIST_QUEUE,
     sq.LIST_ALL,
     sq.PRUNE,
-    ...(owned ? [] : [jq.CLAIM]),
   ])
 
   // Statements of this adapter still running, so close() can wait for exactly those (see close()).
@@ -517,7 +480,7 @@ export function postgresAdapter(
     const sockets = probe && (watch ?? (db === sql ? mainSockets : null))
     const options = { prepare: prepare && !planPerCall.has(text) }
     const query = db.unsafe(text, params as never, options).values()
-    // Sent now, in the order of the calls (laneClaim's statements depend on it), not when first awaited.
+    // Sent now, in the order of the calls, not when first awaited.
     query.execute()
     const backend = () => (query as unknown as { state?: { pid?: number | null } | null }).state?.pid
     let unanswered: Promise<void> | null = null
@@ -668,7 +631,7 @@ export function postgresAdapter(
         storableOnly(unique, async (items) => {
           const { ns, queue, remove, next } = items[0]!
           // The completions, and the queue of the completed jobs; the successors are then claimed as any claim
-          // (laneClaim: the claim lane's lock comes first, in a transaction of its own), one round trip more.
+          // (laneClaim: the claim routine, which takes the claim lane's lock first), one round trip more.
           const text = remove ? jq.COMPLETE_REPORTING_REMOVE : jq.COMPLETE_REPORTING
           const finished = await completion('completeAndClaim', text, ns, items, !remove)
           const done = { completed: finished.completed, queue: finished.queue ?? queue }
@@ -686,7 +649,7 @@ export function postgresAdapter(
               prefix,
             ]
             try {
-              const got = await laneClaim(ns, done.queue, params)
+              const got = await laneClaim(params)
               jobs = toClaimedJobs(got, { queue: done.queue, workerId: next.workerId, tokenPrefix: prefix })
             } catch (error) {
               // The completions stand; the successors it may have claimed are given back (see giveBackClaim).
@@ -709,51 +672,16 @@ export function postgresAdapter(
     return r ? toJob(r) : null
   }
 
-  // A claim: LANE_LOCK then CLAIM in one transaction, so the claim's snapshot is taken after the lock and sees
-  // every lane job an add could still have been committing (see migration 000004). On the adapter's own claim
-  // clients the four statements (begin, lock, claim, commit) are sent together: one round trip. On a caller's
-  // client (`{ sql }`) in `sql.begin`, which waits for each.
-  async function laneClaim(ns: string, queue: string, params: unknown[]): Promise<Row[]> {
-    if (claimClients.length === 0) {
-      try {
-        return (await tracked(() =>
-          sql.begin(async (tx) => {
-            await tx.unsafe(jq.LANE_LOCK, [ns, queue] as never)
-            return tx.unsafe(jq.CLAIM, params as never).values()
-          }),
-        )) as unknown as Row[]
-      } catch (err) {
-        throw new AdapterError(`PostgreSQL claim failed: ${(err as Error).message}`, { cause: err })
-      }
-    }
+  // A claim: one call of the claim routine (CLAIM_ROUTINE: the lane's lock, then CLAIM on a snapshot taken
+  // after it), on the adapter's own claim clients, or on a caller's client (`{ sql }`) as it is.
+  const claimCall = `select * from ${claimRoutine(schema).qualified}($1, $2, $3, $4, $5, $6, $7)`
+  async function laneClaim(params: unknown[]): Promise<Row[]> {
+    if (claimClients.length === 0) return rows('claim', claimCall, params)
     let k = 0
     for (let i = 1; i < claimsOn.length; i++) if (claimsOn[i]! < claimsOn[k]!) k = i
-    const c = claimClients[k]!
     claimsOn[k]!++
-    // postgres.js sends a statement when it is first awaited (or `execute()`d): sent in this order.
-    const begin = c.unsafe('begin').execute()
-    const lock = c.unsafe(jq.LANE_LOCK, [ns, queue] as never, { prepare }).execute()
-    const claimed = rows('claim', jq.CLAIM, params, c, claimSockets)
-    const commit = c.unsafe('commit').execute()
     try {
-      // The claim's own error first (it names the statement and carries its backend for giveBackClaim); a
-      // failed commit fails the claim too: its jobs were not handed out (or, if it committed after all with
-      // its reply lost, giveBackClaim returns them).
-      const [got] = await Promise.all([claimed, begin, lock, commit])
-      return got
-    } catch (error) {
-      const failed = await claimed.then(
-        () => null,
-        (e: unknown) => e,
-      )
-      if (failed) throw failed
-      const wrapped = new AdapterError(`PostgreSQL claim failed: ${(error as Error).message}`, {
-        cause: error,
-      })
-      // The backend the transaction ran on: giveBackClaim waits while it may still commit.
-      const pid = (commit as unknown as { state?: { pid?: number | null } | null }).state?.pid
-      if (typeof pid === 'number') backendOf.set(wrapped, pid)
-      throw wrapped
+      return await rows('claim', claimCall, params, claimClients[k]!, claimSockets)
     } finally {
       claimsOn[k]!--
     }
@@ -942,7 +870,7 @@ export function postgresAdapter(
       ]
       let got: Row[]
       try {
-        got = await laneClaim(ns, queue, params)
+        got = await laneClaim(params)
       } catch (error) {
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error

@@ -11,7 +11,10 @@ import {
   type PostgresConnection,
   postgresAdapterDefaults,
   type Sql,
+  type TransactionSql,
 } from './options.js'
+import { quoteIdent } from './render.js'
+import { missingRoutines } from './routines.js'
 
 /** Numbered, append-only migrations, inlined at build. A new one is appended here and never edited. */
 export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [
@@ -23,10 +26,6 @@ export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = 
 
 /** The newest migration this client ships. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.id
-
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
 
 export function checkSchemaName(schema: string): void {
   if (!isValidSchemaName(schema)) {
@@ -41,9 +40,13 @@ export function checkSchemaName(schema: string): void {
  * Bring `schema` up to SCHEMA_VERSION in one transaction. A transaction-scoped advisory lock keyed by
  * the schema name serialises concurrent callers: the second one waits, then finds the ledger complete
  * and does nothing. A ledger newer than this client throws SchemaVersionError and changes nothing.
- * Returns the ids of the migrations this call applied.
+ * Then creates this client's routines the schema lacks (routines.ts), under the same lock. Returns the ids of
+ * the migrations this call applied and the names of the routines it created.
  */
-export async function runMigrations(sql: Sql, schema: string): Promise<number[]> {
+export async function runMigrations(
+  sql: Sql,
+  schema: string,
+): Promise<{ applied: number[]; routines: string[] }> {
   checkSchemaName(schema)
   const q = quoteIdent(schema)
   try {
@@ -60,7 +63,7 @@ export async function runMigrations(sql: Sql, schema: string): Promise<number[]>
         const [row] = await tx.unsafe(`select coalesce(max(id), 0)::int from ${q}.migrations`).values()
         const version = row![0] as number
         if (version > SCHEMA_VERSION) throw new SchemaVersionError(schema, version, SCHEMA_VERSION)
-        if (version === SCHEMA_VERSION) return []
+        if (version === SCHEMA_VERSION) return { applied: [], routines: await installRoutines(tx, schema) }
       }
       await tx.unsafe(`create schema if not exists ${q}`)
       await tx.unsafe(
@@ -80,7 +83,7 @@ export async function runMigrations(sql: Sql, schema: string): Promise<number[]>
         await tx.unsafe(`insert into ${q}.migrations (id, name) values ($1::int, $2::text)`, [m.id, m.name])
         applied.push(m.id)
       }
-      return applied
+      return { applied, routines: await installRoutines(tx, schema) }
     })
   } catch (err) {
     if (err instanceof SchemaVersionError) throw err
@@ -88,6 +91,16 @@ export async function runMigrations(sql: Sql, schema: string): Promise<number[]>
       cause: err,
     })
   }
+}
+
+/**
+ * Creates this client's routines that `schema` lacks (none when it has them: no DDL, no privilege needed).
+ * Returns their names.
+ */
+async function installRoutines(tx: TransactionSql, schema: string): Promise<string[]> {
+  const missing = await missingRoutines(tx, schema)
+  for (const routine of missing) await tx.unsafe(routine.create)
+  return missing.map((r) => r.name)
 }
 
 /** The newest migration recorded in `schema` (0 if it was never migrated). Reads only. */
@@ -107,10 +120,23 @@ export async function schemaVersion(sql: Sql, schema: string): Promise<number> {
   }
 }
 
-/** Throws SchemaVersionError unless `schema` is exactly at SCHEMA_VERSION. */
+/** This client's routines that `schema` lacks, by name. Reads only. */
+async function lackedRoutines(sql: Sql, schema: string): Promise<string[]> {
+  try {
+    return (await missingRoutines(sql, schema)).map((r) => r.name)
+  } catch (err) {
+    throw new AdapterError(`Reading the routines of "${schema}" failed: ${(err as Error).message}`, {
+      cause: err,
+    })
+  }
+}
+
+/** Throws SchemaVersionError unless `schema` is exactly at SCHEMA_VERSION and holds this client's routines. */
 export async function assertSchemaVersion(sql: Sql, schema: string): Promise<void> {
   const version = await schemaVersion(sql, schema)
   if (version !== SCHEMA_VERSION) throw new SchemaVersionError(schema, version, SCHEMA_VERSION)
+  const lacked = await lackedRoutines(sql, schema)
+  if (lacked.length > 0) throw new SchemaVersionError(schema, version, SCHEMA_VERSION, lacked)
 }
 
 export type MigrateOptions = PostgresConnection & {
@@ -120,24 +146,30 @@ export type MigrateOptions = PostgresConnection & {
 
 /**
  * Run pending migrations as a deploy step: `await migrate({ url: process.env.DATABASE_URL })` (or the
- * `oqronkit migrate` command). Safe to run from several nodes at once. Ends the connection it created;
- * never ends a given `sql`.
+ * `oqronkit migrate` command), and create this client's routines the schema lacks. Safe to run from several
+ * nodes at once. Ends the connection it created; never ends a given `sql`.
  */
-export function migrate(options: MigrateOptions): Promise<{ applied: number[]; version: number }> {
+export function migrate(
+  options: MigrateOptions,
+): Promise<{ applied: number[]; routines: string[]; version: number }> {
   return withSchema(options, async (sql, schema) => ({
-    applied: await runMigrations(sql, schema),
+    ...(await runMigrations(sql, schema)),
     version: SCHEMA_VERSION,
   }))
 }
 
 /**
- * Where the schema stands, changing nothing: the newest migration in its ledger (0: never migrated) and
- * whether that is this client's SCHEMA_VERSION. For a deploy gate (`oqronkit migrate --check`).
+ * Where the schema stands, changing nothing: the newest migration in its ledger (0: never migrated), this
+ * client's routines it lacks (see routines.ts; a schema another version migrated lacks them), and whether it
+ * is current: at this client's SCHEMA_VERSION, lacking nothing. For a deploy gate (`oqronkit migrate --check`).
  */
-export function schemaStatus(options: MigrateOptions): Promise<{ version: number; current: boolean }> {
+export function schemaStatus(
+  options: MigrateOptions,
+): Promise<{ version: number; current: boolean; lackedRoutines: string[] }> {
   return withSchema(options, async (sql, schema) => {
     const version = await schemaVersion(sql, schema)
-    return { version, current: version === SCHEMA_VERSION }
+    const lacked = version === SCHEMA_VERSION ? await lackedRoutines(sql, schema) : []
+    return { version, current: version === SCHEMA_VERSION && lacked.length === 0, lackedRoutines: lacked }
   })
 }
 

@@ -1,5 +1,6 @@
 import postgres from 'postgres'
 import { NO_TYPE_FETCH, type Sql } from './options.js'
+import { channelOf } from './render.js'
 import type { OwnSockets } from './sockets.js'
 
 /**
@@ -64,7 +65,7 @@ export class Notifier {
     private readonly firstRelistenDelay: number,
     private readonly check: ListenerCheck | null = null,
   ) {
-    this.channel = `${schema}_oqronkit`
+    this.channel = channelOf(schema)
     this.relistenDelay = firstRelistenDelay
   }
 

@@ -71,7 +71,7 @@ export function claimedColumns(
 /**
  * The claim lane's advisory lock of queue `queue` of namespace $1 (migration 000004): adds that create lane
  * jobs hold it shared until they commit, a lane claim exclusively, taken in a statement of its own before the
- * claim's (LANE_LOCK), so the claim's snapshot sees every lane job whose `ord` it could move past.
+ * claim's (CLAIM_ROUTINE), so the claim's snapshot sees every lane job whose `ord` it could move past.
  */
 export function laneKey(queue: string): string {
   return `1903520622, hashtext($1::text || chr(31) || ${queue})`

@@ -9,11 +9,12 @@ import {
   type PostgresAdapters,
   postgresAdapter,
 } from '../src/index.js'
+import { claimRoutine } from '../src/routines.js'
 import { adminSql, DATABASE_URL, newJob, proxiedAdapter, randomSchema, runSuite, sleep } from './helpers.js'
 
 /**
  * ReadyForQuery outside a transaction block (status `I`): the server has finished (and committed) the
- * statements sent before it — for a claim, the `commit` sent after it in its transaction (see laneClaim).
+ * statements sent before it — for a claim, its one call of the claim routine (see laneClaim).
  */
 const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5, 0x49])
 
@@ -78,7 +79,7 @@ async function countsOnce(
 let slowTriggers = 0
 
 /**
- * Makes the next claim of `a` (the claim pool's connections run with plan_cache_mode = force_generic_plan) sleep
+ * Makes the next claim of `a` (the claim routine runs with plan_cache_mode = force_generic_plan) sleep
  * `seconds` on the server before it updates its rows. One-shot through a sequence, which takes no lock, so
  * statements of the main pool meanwhile are not held up by it. The trigger stays (a no-op from then on); the
  * schema goes with the suite.
@@ -133,9 +134,8 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     const lost = [newJob('q'), newJob('q'), newJob('q')]
     const later = newJob('q')
     await a.broker.addBulk(s, [...lost, later])
-    // The reply of the claim transaction's `commit` is lost (the claim's own rows arrived): the claim
-    // committed, and the caller cannot know it.
-    const losing = proxy.loseReply(loseStatementReply('commit'))
+    // The claim's reply is lost: the claim committed, and the caller cannot know it.
+    const losing = proxy.loseReply(loseStatementReply(claimRoutine(a.schema).name))
     await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow()
     await losing
     // The claim committed (3 taken, `later` left waiting), but nobody holds its tokens: without the
@@ -199,7 +199,7 @@ describe.runIf(runSuite)(
       const s = ns()
       const jobs = [newJob('q'), newJob('q'), newJob('q')]
       await a.broker.addBulk(s, jobs)
-      void proxy.loseReply(loseStatementReply('jsonb_object_agg', { cut: false }))
+      void proxy.loseReply(loseStatementReply(claimRoutine(a.schema).name, { cut: false }))
       const t0 = performance.now()
       await expect(a.broker.claim(s, 'q', { ...request, limit: 3 })).rejects.toThrow(
         /no answer in 500 ms \(replyTimeoutMs\)/,

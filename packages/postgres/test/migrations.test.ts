@@ -1,8 +1,9 @@
 import { AdapterError, OqronConfigError } from '@oqronkit/core'
 import { afterAll, describe, expect, test } from 'vitest'
-import { migrate, postgresAdapter, SCHEMA_VERSION, SchemaVersionError } from '../src/index.js'
+import { migrate, postgresAdapter, SCHEMA_VERSION, SchemaVersionError, schemaStatus } from '../src/index.js'
 import { MIGRATIONS } from '../src/migrate.js'
-import { adminSql, DATABASE_URL, dropSchema, randomSchema, runSuite } from './helpers.js'
+import { claimRoutine } from '../src/routines.js'
+import { adminSql, DATABASE_URL, dropSchema, newJob, randomSchema, runSuite } from './helpers.js'
 
 describe.runIf(runSuite)('migrations', () => {
   const schemas: string[] = []
@@ -49,7 +50,11 @@ describe.runIf(runSuite)('migrations', () => {
     try {
       await admin.unsafe(`grant usage on schema "${schema}" to ${role}`)
       await admin.unsafe(`grant select on "${schema}".migrations to ${role}`)
-      expect(await migrate({ url: url.toString(), schema })).toEqual({ applied: [], version: SCHEMA_VERSION })
+      expect(await migrate({ url: url.toString(), schema })).toEqual({
+        applied: [],
+        routines: [],
+        version: SCHEMA_VERSION,
+      })
       const a = postgresAdapter({ url: url.toString() }, { schema })
       try {
         await a.open()
@@ -67,9 +72,54 @@ describe.runIf(runSuite)('migrations', () => {
     const schema = fresh()
     expect(await migrate({ url: DATABASE_URL, schema })).toEqual({
       applied: Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+      routines: [claimRoutine(schema).name],
       version: SCHEMA_VERSION,
     })
-    expect((await migrate({ url: DATABASE_URL, schema })).applied).toEqual([])
+    expect(await migrate({ url: DATABASE_URL, schema })).toEqual({
+      applied: [],
+      routines: [],
+      version: SCHEMA_VERSION,
+    })
+  })
+
+  test("a schema at this version that lacks this client's routines (another version migrated it)", async () => {
+    const schema = fresh()
+    await migrate({ url: DATABASE_URL, schema })
+    const claim = claimRoutine(schema)
+    const sql = adminSql()
+    const exists = async () =>
+      (await sql.unsafe('select to_regproc($1::text) is not null as e', [claim.qualified]))[0]!.e as boolean
+    try {
+      await sql.unsafe(`drop function ${claim.qualified}`)
+      expect(await schemaStatus({ url: DATABASE_URL, schema })).toEqual({
+        version: SCHEMA_VERSION,
+        current: false,
+        lackedRoutines: [claim.name],
+      })
+      // migrate: false refuses to start, naming what is missing, and creates nothing.
+      const refused = postgresAdapter({ sql }, { schema, migrate: false })
+      const err = await refused.open().catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(SchemaVersionError)
+      expect(err).toMatchObject({ databaseVersion: SCHEMA_VERSION, lackedRoutines: [claim.name] })
+      expect((err as Error).message).toMatch(/lacks the routines of this @oqronkit\/postgres version/)
+      expect(await exists()).toBe(false)
+      await refused.close()
+      // init() (migrate on) creates them under the migration lock, and claims run.
+      const a = postgresAdapter({ sql }, { schema })
+      try {
+        await a.open()
+        expect(await exists()).toBe(true)
+        expect((await schemaStatus({ url: DATABASE_URL, schema })).current).toBe(true)
+        const job = newJob('q')
+        await a.broker.add('n', job)
+        const [got] = await a.broker.claim('n', 'q', { workerId: 'w', limit: 5, leaseMs: 30_000 })
+        expect(got).toMatchObject({ id: job.id, status: 'active' })
+      } finally {
+        await a.close()
+      }
+    } finally {
+      await sql.end()
+    }
   })
 
   test('a schema newer than the client throws SchemaVersionError and changes nothing', async () => {

@@ -27,9 +27,6 @@ function fence(token: string): string {
   return `j.status = (select 'active'::text) and j.token = ${token} and j.lock_expires_at > now()`
 }
 
-/** Taken by a lane claim before its statement, in the same transaction ($1 ns, $2 queue). */
-export const LANE_LOCK = `select pg_advisory_xact_lock(${laneKey('$2::text')})`
-
 /**
  * Row `j` is in the claim lane (waiting, priority 0, not LIFO, not claimed row by row) and in the range of
  * lease `l`: active under that lease.
@@ -402,8 +399,8 @@ returning ${claimedColumns({ grp: '(p.m -> j.id ->> 0)::int', k: '(p.m -> j.id -
 }
 
 /**
- * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement, after LANE_LOCK in
- * the same transaction. $6, if not null, is the consumer's guarantee, stored on each claimed job. $7 is the
+ * Claim up to $3 jobs of queue $2 for worker $4 with a lease of $5 ms, in one statement, after the lane's
+ * lock in the same transaction (run as CLAIM_ROUTINE). $6, if not null, is the consumer's guarantee, stored on each claimed job. $7 is the
  * tokens' random prefix, new for every call. The records come back with an empty timeline.
  *
  * Three arms, each an ordered index range read: ready jobs outside the lane (another priority, LIFO,
@@ -449,6 +446,40 @@ from l j,
   (select pp.*, {{schema}}.ms(now() + $5::float8 * interval '1 millisecond') as expires from pp) p
 where j.ord <= p.hi
 `
+
+/**
+ * A claim as one call: a function (named and installed by routines.ts; `{{routine}}` is its name) that takes
+ * the claim lane's lock of queue $2 (laneKey; adds of lane jobs hold it shared until they commit), then runs
+ * CLAIM with the same parameters and returns its rows. A volatile PL/pgSQL function runs each statement on a
+ * fresh snapshot, so CLAIM's is taken after the lock and sees every lane job whose `ord` it could move past,
+ * as in a transaction of two statements; but the client sends one statement (one Sync, no `begin` and
+ * `commit` of its own). `use_column`: the result's names (CLAIM's columns, in order) never stand for
+ * CLAIM's columns of the same name.
+ *
+ * It brings its own settings, so a claim runs alike on the adapter's claim clients and on a caller's client
+ * (`{ sql }`): CLAIM's generic plan is the custom one (index range reads cut by `limit $3`, rows updated by
+ * TID; checked on a 400,000-job backlog too), but PostgreSQL's own choice re-plans it on every call (it
+ * cannot cost `limit $3`): force_generic_plan plans it once per connection and saves ~0.5 ms of planning
+ * per claim. enable_seqscan = off keeps that one plan on the TID scan even if it was made while the table
+ * was empty (every other read of CLAIM is an index range read anyway). And the claim commits without waiting
+ * for the WAL flush (synchronous_commit off, until the end of its transaction): a claim lost in a server
+ * crash only makes its jobs claimable again, and the tokens it handed out are then unknown to the database,
+ * so every write of that run is fenced off. Settles, adds and renewals stay synchronous.
+ */
+export const CLAIM_ROUTINE = `create function {{schema}}.{{routine}}(text, text, int, text, float8, boolean, text)
+returns table (id text, data jsonb, max_attempts int, guaranteed boolean, created_at float8, run_at float8,
+  started_at float8, expires_at float8, grp int, k float8, ord bigint, extra text)
+language plpgsql volatile
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+as $routine$
+#variable_conflict use_column
+begin
+  perform set_config('synchronous_commit', 'off', true);
+  perform pg_advisory_xact_lock(${laneKey('$2::text')});
+  return query ${CLAIM};
+end
+$routine$`
 
 /**
  * Renew a lease: $4 ms from the server's now. One round trip answers ok / cancelled / lost; the
@@ -571,6 +602,7 @@ from r
  * it — so nothing is released and the third column says `pending`; the caller asks again later. Once the
  * backend is gone or idle, its statement is over, committed or not, and what it claimed is released. (With
  * `track_activities` off the state reads `disabled`: released at once, as before this check.)
+
  */
 export const RELEASE_CLAIM = `
 with busy as (
@@ -868,8 +900,8 @@ select case when count(*) = $6::int then null else coalesce(jsonb_agg(a.id), '[]
 /**
  * COMPLETE_MANY for `completeAndClaim`: the same completions (each fenced by its own token), answered as
  * COMPLETE_MANY (null when all completed, else the ids of those that did) and with the queue of the
- * completed jobs (null if none did). The adapter then claims the successors with CLAIM (the claim lane needs its lock first, in a
- * transaction of its own). The caller batches one queue per call.
+ * completed jobs (null if none did). The adapter then claims the successors with CLAIM_ROUTINE (the claim
+ * lane needs its lock before CLAIM's snapshot). The caller batches one queue per call.
  */
 export const COMPLETE_REPORTING = completeReporting(false)
 
