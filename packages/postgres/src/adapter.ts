@@ -522,7 +522,9 @@ export function postgresAdapter(
   // (the server may be restarting) until the lease would have expired anyway or the adapter closes. After
   // an error that rolled the claim back it finds nothing. A claim whose connection was closed while it still
   // ran (a missed replyTimeoutMs, a dropped link) is still committed by its backend afterwards, so while that
-  // backend (`error`'s pid) is busy RELEASE_CLAIM releases nothing and answers `pending`, and is asked again.
+  // backend (`error`'s pid) is busy RELEASE_CLAIM releases nothing and answers `pending`, and is asked again;
+  // so it is once more after it deleted the claim's lease (a read may have written the lease's jobs as row
+  // claims meanwhile; see RELEASE_CLAIM).
   // Runs in the background; the caller's error stands.
   const givingBack = new Set<NodeJS.Timeout>()
   function giveBackClaim(
@@ -540,7 +542,8 @@ export function postgresAdapter(
       let again = false
       try {
         const [r] = await rows('releaseClaim', jq.RELEASE_CLAIM, [ns, queue, prefix, pid])
-        again = r![2] === true
+        // Pending, or a lease deleted: once more (see RELEASE_CLAIM).
+        again = r![2] === true || r![3] === true
       } catch {
         again = true
       }

@@ -9,7 +9,9 @@ import {
   type PostgresAdapters,
   postgresAdapter,
 } from '../src/index.js'
+import { render } from '../src/render.js'
 import { claimRoutine } from '../src/routines.js'
+import * as J from '../src/sql/jobs.js'
 import { adminSql, DATABASE_URL, newJob, proxiedAdapter, randomSchema, runSuite, sleep } from './helpers.js'
 
 /**
@@ -162,10 +164,11 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     expect(running!.id).toBe(first.id)
     const next = [newJob('q'), newJob('q'), newJob('q')]
     await a.broker.addBulk(s, next)
-    const losing = proxy.loseReply(loseStatementReply('jsonb_object_keys'))
-    await expect(
-      a.broker.completeAndClaim!(s, running!.id, running!.token!, { ok: 1 }, { ...request, limit: 2 }),
-    ).rejects.toThrow()
+    // The completion is answered; the reply of the claim of its successors (two, committed) is lost.
+    const losing = proxy.loseReply(loseStatementReply(claimRoutine(a.schema).name))
+    expect(
+      await a.broker.completeAndClaim!(s, running!.id, running!.token!, { ok: 1 }, { ...request, limit: 2 }),
+    ).toEqual({ completed: true, jobs: [] })
     await losing
     expect(await countsOnce(a, s, 'q', (c) => c.waiting === 3)).toMatchObject({
       completed: 1,
@@ -173,6 +176,11 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
       active: 0,
     })
     expect(await a.storage.getJob(s, first.id)).toMatchObject({ status: 'completed', result: { ok: 1 } })
+    for (const job of next.slice(0, 2))
+      expect((await a.storage.getJob(s, job.id))!.timeline.at(-1)).toMatchObject({
+        event: 'released',
+        detail: 'claim reply lost',
+      })
   })
   test('close() after lost replies does not wait out its grace period for the cut connections', async () => {
     // postgres.js keeps a statement cut by a dropped link as its connection's current query, and
@@ -211,6 +219,51 @@ describe.runIf(runSuite)(
       expect(await countsOnce(a, s, 'q', (c) => c.waiting === 3)).toMatchObject({ waiting: 3, active: 0 })
       const again = await a.broker.claim(s, 'q', { ...request, limit: 3 })
       expect(again.map((j) => j.id)).toEqual(jobs.map((j) => j.id))
+    })
+
+    test('claim: the give-back also releases lane jobs that a read wrote as row claims while it ran', async () => {
+      const s = ns()
+      const jobs = [newJob('q'), newJob('q'), newJob('q')]
+      await a.broker.addBulk(s, jobs)
+      void proxy.loseReply(loseStatementReply(claimRoutine(a.schema).name, { cut: false }))
+      const claiming = a.broker.claim(s, 'q', { ...request, limit: 3 }).then(
+        () => 'answered',
+        () => 'failed',
+      )
+      const admin = adminSql()
+      let commit = () => {}
+      try {
+        // The claim committed (its lease is there); its caller waits replyTimeoutMs for the answer.
+        const leased = async () =>
+          (await admin.unsafe(`select 1 from "${a.schema}".leases where ns = $1`, [s])).length > 0
+        while (!(await leased())) await sleep(10)
+        // Meanwhile a read writes the lease's jobs as row claims (as countJobs does), in a transaction left
+        // open: the give-back, once the claim has failed, deletes the lease and waits on those rows, which its
+        // snapshot saw waiting in the lane. When they commit they are active under the claim's tokens.
+        const held = new Promise<void>((resolve) => (commit = resolve))
+        let wrote = () => {}
+        const written = new Promise<void>((resolve) => (wrote = resolve))
+        const reading = admin.begin(async (tx) => {
+          await tx.unsafe(render(J.MATERIALIZE_QUEUE, a.schema), [s, 'q'])
+          wrote()
+          await held
+        })
+        await written
+        expect(await claiming).toBe('failed')
+        await sleep(200)
+        commit()
+        await reading
+        // Before: the give-back stopped there, and the jobs stayed handed out to nobody for the 60 s lease.
+        expect(await countsOnce(a, s, 'q', (c) => c.waiting === 3)).toMatchObject({ waiting: 3, active: 0 })
+        for (const job of jobs)
+          expect((await a.storage.getJob(s, job.id))!.timeline.at(-1)).toMatchObject({
+            event: 'released',
+            detail: 'claim reply lost',
+          })
+      } finally {
+        commit()
+        await admin.end({ timeout: 1 })
+      }
     })
 
     test('claim: a claim the server is still running is not cut: slower than replyTimeoutMs, it returns its jobs', async () => {

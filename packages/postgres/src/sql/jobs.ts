@@ -602,7 +602,11 @@ from r
  * it — so nothing is released and the third column says `pending`; the caller asks again later. Once the
  * backend is gone or idle, its statement is over, committed or not, and what it claimed is released. (With
  * `track_activities` off the state reads `disabled`: released at once, as before this check.)
-
+ *
+ * The fourth column says whether it deleted a lease. A read that wrote the lease's jobs as row claims
+ * (MATERIALIZE_*) and committed while this statement ran left them active under the claim's tokens, where
+ * this statement's snapshot still saw them waiting in the lane: the caller runs it once more, and the next
+ * run, on a fresh snapshot and with the lease gone (nothing writes its jobs any more), releases them by token.
  */
 export const RELEASE_CLAIM = `
 with busy as (
@@ -636,7 +640,7 @@ rj as (
 a as (select r.queue from r union all select rj.queue from rj)
 select count(*)::int, (select count(pg_notify({{channel}},
   json_build_object('t', 'w', 'n', $1::text, 'q', q.queue, 'd', 0)::text)) from (select distinct queue from a) q),
-  (select pending from busy)
+  (select pending from busy), exists (select 1 from rl)
 from a
 `
 
