@@ -10,13 +10,13 @@
 import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import { migrate } from '../dist/index.js'
+import { render as renderOn } from '../src/render.js'
 import * as J from '../src/sql/jobs.js'
-import { renderer } from './render.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const schema = `oqc_${Date.now().toString(36)}`
 const q = `"${schema}"`
-const render = renderer(schema)
+const render = (text: string) => renderOn(text, schema)
 const N = 20_000
 const BATCH = 500
 

@@ -7,14 +7,14 @@
  */
 import postgres from 'postgres'
 import { migrate } from '../dist/index.js'
+import { render as renderOn } from '../src/render.js'
 import * as J from '../src/sql/jobs.js'
 import * as S from '../src/sql/storage.js'
-import { renderer } from './render.js'
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const schema = `oqx_${Date.now().toString(36)}`
 const q = `"${schema}"`
-const render = renderer(schema)
+const render = (text: string) => renderOn(text, schema)
 
 const sql = postgres(url, { max: 1, onnotice: () => {} })
 
