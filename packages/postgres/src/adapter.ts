@@ -347,6 +347,9 @@ const MAX_INT4 = 2_147_483_647
  */
 const MAX_DELAY_MS = 1e15
 
+/** How long a park outlives its consumer's wait (waitForWork's timeout) before adds pass it by. */
+const PARK_SLACK_MS = 1_000
+
 /**
  * `postgresAdapter({ url })` or `postgresAdapter({ sql })`: Storage, Broker and Lock on PostgreSQL.
  * See README.md for the options and docs/postgres.md for the design.
@@ -650,6 +653,11 @@ export function postgresAdapter(
               next.leaseMs,
               next.guaranteed ?? null,
               prefix,
+              // No park retired, none left (the consumer is busy).
+              null,
+              false,
+              null,
+              null,
             ]
             try {
               const got = await laneClaim(params)
@@ -677,7 +685,7 @@ export function postgresAdapter(
 
   // A claim: one call of the claim routine (CLAIM_ROUTINE: the lane's lock, then CLAIM on a snapshot taken
   // after it), on the adapter's own claim clients, or on a caller's client (`{ sql }`) as it is.
-  const claimCall = `select * from ${claimRoutine(schema).qualified}($1, $2, $3, $4, $5, $6, $7)`
+  const claimCall = `select * from ${claimRoutine(schema).qualified}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
   async function laneClaim(params: unknown[]): Promise<Row[]> {
     if (claimClients.length === 0) return rows('claim', claimCall, params)
     let k = 0
@@ -843,6 +851,67 @@ export function postgresAdapter(
     return results
   }
 
+  // Parked claims (migration 000005, docs/postgres.md "Parked claims"). A claim of a queue that no other
+  // claim of this adapter is on, sent while the LISTEN connection holds its holder lock, leaves a park if it
+  // finds nothing; an add then inserts the next job of the queue active under the park and sends it in its
+  // NOTIFY, and the consumer's next claim returns it without a round trip. Each park takes one job. The next
+  // claim through the database retires the park: the claim routine deletes it and gives its job back first
+  // unless the engine got it (`taken`), so a push whose NOTIFY was lost or too large is claimed there.
+  interface Park {
+    ns: string
+    queue: string
+    prefix: string
+    workerId: string
+    leaseMs: number
+    guaranteed: boolean | undefined
+    /** The pushed job, once its NOTIFY came with it; handed to the engine by the next claim. */
+    records: JobRecord[] | null
+    /** The engine has the pushed job: retiring the park must not give it back. */
+    taken: boolean
+  }
+  const parkOf = new Map<string, Park>()
+  const parkByPrefix = new Map<string, Park>()
+  const claimsOfQueue = new Map<string, number>()
+  // The last waitForWork timeout of each queue: a park outlives it by PARK_SLACK_MS, then adds skip it.
+  const waitFor = new Map<string, number>()
+  notifier.onPush = (msg) => {
+    const park = parkByPrefix.get(msg.k)
+    if (!park || park.ns !== msg.n || park.queue !== msg.q) return false
+    parkByPrefix.delete(msg.k) // a park takes one job
+    if (msg.r) {
+      park.records = toClaimedJobs([msg.r], {
+        queue: park.queue,
+        workerId: park.workerId,
+        tokenPrefix: park.prefix,
+      })
+    }
+    return true
+  }
+  const sameClaim = (park: Park, request: ClaimRequest) =>
+    park.workerId === request.workerId &&
+    park.leaseMs === request.leaseMs &&
+    park.guaranteed === request.guaranteed
+  function forgetPark(key: string, park: Park): void {
+    if (parkOf.get(key) === park) parkOf.delete(key)
+    parkByPrefix.delete(park.prefix)
+  }
+  // Retire a park no claim will retire (the consumer stopped waiting, the adapter closes, a claim that
+  // would have failed): UNPARK gives its job back unless the engine has it.
+  const unparking = new Set<Promise<void>>()
+  function unpark(key: string, park: Park): Promise<void> {
+    forgetPark(key, park)
+    const done: Promise<void> = rows('unpark', jq.UNPARK, [park.ns, park.prefix, !park.taken])
+      .then(
+        () => {},
+        () => {
+          // Unreachable: the park expires, and a job pushed into it is recovered when its lease expires.
+        },
+      )
+      .finally(() => unparking.delete(done))
+    unparking.add(done)
+    return done
+  }
+
   const broker: PostgresBroker = {
     async add(ns, job, opts) {
       const db = addTarget(sql, opts)
@@ -860,8 +929,36 @@ export function postgresAdapter(
     async claim(ns, queue, request: ClaimRequest) {
       assertDurationMs(request.leaseMs, 'claim leaseMs', 'leaseMs')
       if (request.limit < 1) return []
-      notifier.markClaim(`${ns}\u0000${queue}`)
+      const key = `${ns}\u0000${queue}`
+      const parked = parkOf.get(key)
+      if (parked?.records && !parked.taken && sameClaim(parked, request)) {
+        // The job an add pushed: claimed already, under this park's lease. The park is retired by the next
+        // claim (it takes no other job). A claim of another consumer on the queue (two runtimes on one
+        // adapter) retires it instead, which gives the job back and claims it under its own lease.
+        parked.taken = true
+        return parked.records
+      }
+      notifier.markClaim(key)
       const prefix = tokenPrefix()
+      if (parked) forgetPark(key, parked)
+      const inFlight = claimsOfQueue.get(key) ?? 0
+      const park: Park | null =
+        inFlight === 0 && notifier.canPark
+          ? {
+              ns,
+              queue,
+              prefix,
+              workerId: request.workerId,
+              leaseMs: request.leaseMs,
+              guaranteed: request.guaranteed,
+              records: null,
+              taken: false,
+            }
+          : null
+      if (park) {
+        parkOf.set(key, park)
+        parkByPrefix.set(prefix, park)
+      }
       const params = [
         ns,
         queue,
@@ -870,14 +967,26 @@ export function postgresAdapter(
         request.leaseMs,
         request.guaranteed ?? null,
         prefix,
+        parked?.prefix ?? null,
+        parked?.taken ?? false,
+        park ? (waitFor.get(key) ?? request.leaseMs) + PARK_SLACK_MS : null,
+        park ? notifier.holderKey : null,
       ]
+      claimsOfQueue.set(key, inFlight + 1)
       let got: Row[]
       try {
         got = await laneClaim(params)
       } catch (error) {
+        if (park) forgetPark(key, park)
+        // Rolled back, the old park still stands: retire it apart (after a lost reply that finds nothing).
+        if (parked) void unpark(key, parked)
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
+      } finally {
+        claimsOfQueue.set(key, (claimsOfQueue.get(key) ?? 1) - 1)
       }
+      // Jobs found: no park was left.
+      if (park && got.length > 0) forgetPark(key, park)
       return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix })
     },
 
@@ -1028,10 +1137,22 @@ export function postgresAdapter(
     },
 
     waitForWork(ns, queue, timeoutMs, signal) {
-      return notifier.wait(`${ns}\u0000${queue}`, timeoutMs, signal, async () => {
+      const key = `${ns}\u0000${queue}`
+      waitFor.set(key, timeoutMs)
+      // A consumer that stops waiting for good (stop(), shutdown) claims no more: its park goes now.
+      const park = parkOf.get(key)
+      const stopped = () => {
+        if (park && parkOf.get(key) === park) void unpark(key, park)
+      }
+      if (park) {
+        if (signal.aborted) stopped()
+        else signal.addEventListener('abort', stopped, { once: true })
+      }
+      const waited = notifier.wait(key, timeoutMs, signal, async () => {
         const [r] = await rows('waitForWork', sq.NEXT_DUE, [ns, queue])
         return r ? (r[0] as number) : null
       })
+      return park ? waited.finally(() => signal.removeEventListener('abort', stopped)) : waited
     },
 
     async onCancel(ns, listener) {
@@ -1158,6 +1279,8 @@ export function postgresAdapter(
       closed = true
       for (const timer of givingBack) clearTimeout(timer)
       givingBack.clear()
+      for (const [key, park] of [...parkOf]) void unpark(key, park)
+      await Promise.all(unparking)
       await notifier.close()
       if (!owned) return
       // Wait (at most 5 s) for this adapter's statements still running, then end both pools without a grace

@@ -5,6 +5,7 @@ import m000001 from './migrations/000001.sql'
 import m000002 from './migrations/000002.sql'
 import m000003 from './migrations/000003.sql'
 import m000004 from './migrations/000004.sql'
+import m000005 from './migrations/000005.sql'
 import {
   isValidSchemaName,
   NO_TYPE_FETCH,
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly { id: number; name: string; sql: string }[] = 
   { id: 2, name: '000002.sql', sql: m000002 },
   { id: 3, name: '000003.sql', sql: m000003 },
   { id: 4, name: '000004.sql', sql: m000004 },
+  { id: 5, name: '000005.sql', sql: m000005 },
 ]
 
 /** The newest migration this client ships. */

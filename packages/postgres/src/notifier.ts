@@ -13,8 +13,20 @@ export interface ListenerCheck {
   timeoutMs: number
 }
 
-/** A NOTIFY payload: work may be available (`w`) or a job was cancelled (`c`). */
-type Message = { t: 'w'; n: string; q: string; d: number } | { t: 'c'; n: string; i: string }
+/**
+ * A job an add pushed to a parked claim (migration 000005): the park's prefix `k` and the claimed row `r` in
+ * CLAIM's columns, or null when the job's data was too large for the payload.
+ */
+export interface PushMessage {
+  t: 'p'
+  n: string
+  q: string
+  k: string
+  r: unknown[] | null
+}
+
+/** A NOTIFY payload: work may be available (`w`), a job was pushed (`p`) or cancelled (`c`). */
+type Message = { t: 'w'; n: string; q: string; d: number } | PushMessage | { t: 'c'; n: string; i: string }
 
 interface Waiter {
   /** Local deadline (performance.now()) of the fallback timer, moved earlier by a delayed add. */
@@ -58,6 +70,19 @@ export class Notifier {
   private readonly dueSoon = new Map<string, number>()
   private readonly waiters = new Map<string, Set<Waiter>>()
   private readonly cancelListeners = new Map<string, Set<(jobId: string) => void>>()
+  /**
+   * The key of the session-level advisory lock the LISTEN connection takes after each LISTEN: adds push jobs
+   * only to parks whose holder lock is held (see ADD_ONE). Random per adapter, in the single-bigint key space
+   * (the lanes' locks use the two-int one).
+   */
+  readonly holderKey = (
+    BigInt(Math.floor(Math.random() * 2 ** 31)) * 2n ** 32n +
+    BigInt(Math.floor(Math.random() * 2 ** 32))
+  ).toString()
+  /** True while the LISTEN connection holds `holderKey`: only then may a claim leave a park. */
+  private holding = false
+  /** Takes a pushed job (`t: 'p'`); true if it was for a park of this adapter, which wakes the queue's waiters. */
+  onPush: ((msg: PushMessage) => boolean) | null = null
 
   constructor(
     private readonly base: Sql,
@@ -67,6 +92,11 @@ export class Notifier {
   ) {
     this.channel = channelOf(schema)
     this.relistenDelay = firstRelistenDelay
+  }
+
+  /** True while a claim may leave a park: the LISTEN connection is up and holds `holderKey`. */
+  get canPark(): boolean {
+    return this.listening && this.holding && !this.closed
   }
 
   /** The NOTIFY channel, as statements write it. */
@@ -101,6 +131,7 @@ export class Notifier {
       },
       onclose: () => {
         this.listening = false
+        this.holding = false
         if (!this.closed) this.scheduleRelisten()
       },
       ...(this.check ? this.check.sockets.option : {}),
@@ -111,6 +142,11 @@ export class Notifier {
   private async listen(): Promise<void> {
     const client = this.connect()
     await client.unsafe(`listen "${this.channel}"`)
+    // Not held if an old connection's backend, not yet gone, still holds it: no parks until the next LISTEN.
+    const [held] = await client
+      .unsafe('select pg_try_advisory_lock($1::bigint)', [this.holderKey] as never)
+      .values()
+    this.holding = held![0] === true
     this.listening = true
     this.relistenDelay = this.firstRelistenDelay
     this.epoch++
@@ -194,6 +230,12 @@ export class Notifier {
           }
         }
       }
+    } else if (msg.t === 'p') {
+      if (!this.onPush?.(msg)) return
+      const key = `${msg.n}\u0000${msg.q}`
+      this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+      const set = this.waiters.get(key)
+      if (set) for (const w of [...set]) w.wake()
     } else if (msg.t === 'c') {
       const set = this.cancelListeners.get(msg.n)
       if (set) for (const listener of [...set]) listener(msg.i)

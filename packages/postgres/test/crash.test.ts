@@ -18,6 +18,7 @@ import {
   type Interruption,
   type WorkerSpec,
 } from '@oqronkit/testkit/crash'
+import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { migrate, type PostgresAdapters, postgresAdapter } from '../src/index.js'
 import { DATABASE_URL, dropSchema, IS_CI, newJob, randomSchema, runSuite, sleep } from './helpers.js'
@@ -123,6 +124,58 @@ describe.runIf(runSuite)('crash tests with real worker processes', () => {
     expect(timeline.indexOf('stalled')).toBeLessThan(timeline.lastIndexOf('completed'))
     expect(timeline.slice(-1)).toEqual(['completed'])
     expect(harness.completions('kill-me')).toBe(1)
+  })
+
+  test('SIGKILL of a parked worker: a job added after its death goes to a live worker at once, not into the dead park', async () => {
+    harness = new CrashHarness()
+    const env = nextEnv()
+    const ns = `pg/${env}`
+    const admin = postgres(DATABASE_URL, { max: 1, onnotice: () => {} })
+    // Long leases: a job pushed into A's park would wait lockTtlMs (10 s) for the stall scan.
+    const work = { heartbeatMs: 1_000, lockTtlMs: 10_000, stallIntervalMs: 250, concurrency: 1 }
+    const parkOf = async (workerId: string) =>
+      (await admin.unsafe(`select holder from "${schema}".parks where ns = $1 and worker_id = $2`, [
+        ns,
+        workerId,
+      ] as never)) as unknown as { holder: string }[]
+    try {
+      const a = await harness.start(spec('A', env, { work, durationMs: 50 }))
+      await waitUntil(async () => (await parkOf(a.workerIds.main!)).length > 0, 10_000, 'A to park')
+      const b = await harness.start(spec('B', env, { work, durationMs: 50 }))
+      await waitUntil(async () => (await parkOf(b.workerIds.main!)).length > 0, 10_000, 'B to park')
+      // A's park expires first, so an add that took any park would take A's.
+      const [{ holder }] = (await parkOf(a.workerIds.main!)) as [{ holder: string }]
+      a.kill()
+      // The server notices the dead process: its LISTEN connection, which held the park's holder lock, is gone.
+      await waitUntil(
+        async () =>
+          (
+            await admin.unsafe(
+              `select 1 from pg_locks where locktype = 'advisory' and objsubid = 1
+                 and ((classid::bigint << 32) | objid::bigint) = $1::bigint`,
+              [holder] as never,
+            )
+          ).length === 0,
+        5_000,
+        "A's holder lock to be released",
+      )
+      expect(await parkOf(a.workerIds.main!)).toHaveLength(1)
+      const t0 = Date.now()
+      await parent.broker.add(ns, newJob('crash', { id: 'after-kill' }))
+      const started = await harness.waitForStart('after-kill', { timeoutMs: 20_000 })
+      expect(started.worker).toBe('B')
+      expect(started.at - t0).toBeLessThan(1_000)
+      await harness.waitFor((e) => e.type === 'event' && e.name === 'completed' && e.jobId === 'after-kill', {
+        timeoutMs: 10_000,
+      })
+      expect(await parent.storage.getJob(ns, 'after-kill')).toMatchObject({
+        status: 'completed',
+        attempts: 1,
+        stalledCount: 0,
+      })
+    } finally {
+      await admin.end({ timeout: 1 })
+    }
   })
 
   test('SIGSTOP past lockTtlMs: the job re-runs elsewhere; after SIGCONT the zombie completion is rejected and the re-run result stays', async () => {

@@ -237,12 +237,27 @@ export const ADD = add(false)
 export const ADD_FRESH = add(true)
 
 /**
+ * The largest job data (JSON text, bytes) a push's NOTIFY carries; PostgreSQL refuses a payload of 8,000
+ * bytes or more, and the rest of the record takes a few hundred.
+ */
+const PUSH_DATA_LIMIT = 7_000
+
+/**
  * Add one job: ADD for a single job with its fields as parameters, so neither side builds or parses a JSON
  * array ($1 ns, $2 id, $3 queue, $4 data as JSON text, $5 delayMs, $6 priority, $7 lifo, $8 maxAttempts,
- * $9 guaranteed, $10 disabled behaviour). The same rules and the same reply as ADD: the disabled flag read
- * `for share` only where set, `on conflict do nothing`, the inserted row (none for a duplicate or a skipped
- * or rejected job), consumers woken unless the job was held. The one job's wake-up is sent from the final
- * select, evaluated once for the inserted row. The single add is the pick-up latency's first round trip.
+ * $9 guaranteed, $10 disabled behaviour, $11 inside a caller's transaction). The same rules and the same
+ * reply as ADD: the disabled flag read `for share` only where set, `on conflict do nothing`, the inserted row
+ * (none for a duplicate or a skipped or rejected job), consumers woken unless the job was held. The one job's
+ * wake-up is sent from the final select, evaluated once for the inserted row. The single add is the pick-up
+ * latency's first round trip.
+ *
+ * A job due now, added outside a caller's transaction to a queue that is neither paused nor disabled, goes
+ * straight to a consumer parked on the queue (`pk`, migration 000005: one open park whose holder lock is
+ * held, `for update skip locked`): inserted `active` under the park's prefix, worker, lease and guarantee,
+ * as a row claim of that consumer's claim would be (attempt 1, `tl_active`), the park marked with the job's
+ * id (`fill`), and the claimed record sent in the NOTIFY (`t: 'p'`, `k` the park's prefix, `r` the row in
+ * CLAIM's columns, null when the data is too large for a payload: the consumer's next claim then gives the
+ * job back and claims it). The reply still says `waiting`: the job as added. Otherwise the wake-up as ADD.
  */
 export const ADD_ONE = `
 with held as (
@@ -253,34 +268,69 @@ with held as (
 lk as (
   select case when not $11::boolean then pg_advisory_xact_lock_shared(${laneKey('$3::text')}) end as n
 ),
+pk as (
+  select p.prefix, p.worker_id, p.lease_ms, p.guaranteed
+  from {{schema}}.parks p
+  where p.ns = $1::text and p.queue = $3::text and p.job_id is null and p.expires_at > now()
+    and not $11::boolean and $5::float8 <= 0
+    and not exists (select 1 from {{schema}}.queues q where q.ns = $1::text and q.queue = $3::text
+      and (q.paused or q.disabled))
+    and not pg_try_advisory_xact_lock_shared(p.holder)
+  order by p.expires_at
+  limit 1
+  for update skip locked
+),
 r as (
-  select nextval('{{schema}}.job_seq') as seq, exists (select 1 from held) as disabled
-  from lk
+  select nextval('{{schema}}.job_seq') as seq, exists (select 1 from held) as disabled, pk.*
+  from lk left join pk on true
 ),
 ins as (
   insert into {{schema}}.jobs as j
-    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline, rowclaim)
+    (ns, id, queue, status, seq, ord, data, priority, lifo, max_attempts, guaranteed, run_at, timeline, rowclaim,
+     token, worker_id, lock_expires_at, attempts, started_at, tl_active)
   select $1::text, $2::text, $3::text,
-    case when r.disabled then 'paused' when $5::float8 > 0 then 'delayed' else 'waiting' end,
+    case when r.disabled then 'paused' when $5::float8 > 0 then 'delayed' when r.prefix is not null then 'active'
+      else 'waiting' end,
     r.seq,
     case when $7::boolean then -r.seq else r.seq end,
     $4::text::jsonb,
     $6::int,
     $7::boolean,
     $8::int,
-    $9::boolean,
+    coalesce(r.guaranteed, $9::boolean),
     now() + greatest($5::float8, 0) * interval '1 millisecond',
     ${addedTimeline('r.disabled')},
-    $11::boolean
+    $11::boolean or r.prefix is not null,
+    r.prefix || 'R' || $2::text,
+    r.worker_id,
+    now() + r.lease_ms * interval '1 millisecond',
+    case when r.prefix is not null then 1 else 0 end,
+    case when r.prefix is not null then now() end,
+    r.prefix is not null
   from r
   where not r.disabled or $10::text = 'hold'
   on conflict (ns, id) do nothing
-  returning ${ADDED_COLUMNS}
+  returning j.id, j.queue, case when j.status = 'active' then 'waiting' else j.status end,
+    {{schema}}.ms(j.run_at) as run_at, j.status = 'active' as pushed
+),
+fill as (
+  update {{schema}}.parks p set job_id = $2::text
+  from pk
+  where p.ns = $1::text and p.prefix = pk.prefix and exists (select 1 from ins where ins.pushed)
+  returning 1
 )
-select ins.*, {{schema}}.ms(now()),
-  case when ins.status <> 'paused' then pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text,
-    'q', ins.queue, 'd', greatest($5::float8, 0))::text) end is null
-from ins
+select ins.id, ins.queue, ins.status, ins.run_at, {{schema}}.ms(now()),
+  case
+    when ins.pushed then pg_notify({{channel}}, json_build_object('t', 'p', 'n', $1::text, 'q', ins.queue,
+      'k', pk.prefix, 'r', case when octet_length($4::text) <= ${PUSH_DATA_LIMIT} then json_build_array(
+        $2::text, $4::text::jsonb, $8::int, coalesce(pk.guaranteed, $9::boolean), {{schema}}.ms(now()),
+        {{schema}}.ms(now()), {{schema}}.ms(now()), {{schema}}.ms(now() + pk.lease_ms * interval '1 millisecond'),
+        1, 0, null, case when $6::int = 0 and not $7::boolean then null
+          else json_build_array(null, null, 1, 0, 0, null, $6::int, $7::boolean)::text end) end)::text)
+    when ins.status <> 'paused' then pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text,
+      'q', ins.queue, 'd', greatest($5::float8, 0))::text)
+  end is null
+from ins left join pk on ins.pushed
 `
 
 /** SQL expressions CLAIM binds its parts to. */
@@ -465,8 +515,15 @@ where j.ord <= p.hi
  * for the WAL flush (synchronous_commit off, until the end of its transaction): a claim lost in a server
  * crash only makes its jobs claimable again, and the tokens it handed out are then unknown to the database,
  * so every write of that run is fenced off. Settles, adds and renewals stay synchronous.
+ *
+ * Parks (migration 000005, docs/postgres.md "Parked claims"): $8, if not null, is the prefix of this
+ * consumer's previous claim, which left a park; the park is deleted first, and a job an add pushed into it
+ * that the consumer never got ($9 false) is given back, so CLAIM claims it again under $7. $10, if not null,
+ * is a park's lifetime in ms: if CLAIM returned no row and the queue is neither paused nor disabled, a park
+ * of prefix $7 is left for the next add, with holder lock $11 (expired parks of the queue are swept first).
  */
-export const CLAIM_ROUTINE = `create function {{schema}}.{{routine}}(text, text, int, text, float8, boolean, text)
+export const CLAIM_ROUTINE = `create function {{schema}}.{{routine}}(text, text, int, text, float8, boolean, text,
+  text, boolean, float8, bigint)
 returns table (id text, data jsonb, max_attempts int, guaranteed boolean, created_at float8, run_at float8,
   started_at float8, expires_at float8, grp int, k float8, ord bigint, extra text)
 language plpgsql volatile
@@ -474,10 +531,29 @@ set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 as $routine$
 #variable_conflict use_column
+declare
+  pushed text;
+  got int;
 begin
   perform set_config('synchronous_commit', 'off', true);
   perform pg_advisory_xact_lock(${laneKey('$2::text')});
+  if $8 is not null then
+    delete from {{schema}}.parks p where p.ns = $1::text and p.prefix = $8::text returning p.job_id into pushed;
+    if pushed is not null and not $9 then
+      update {{schema}}.jobs j set ${released("'not picked up'")}, ord = -nextval('{{schema}}.job_seq')
+      where j.ns = $1::text and j.id = pushed and j.status = 'active' and j.token = $8::text || 'R' || pushed;
+    end if;
+  end if;
   return query ${CLAIM};
+  get diagnostics got = row_count;
+  if got = 0 and $10 is not null then
+    delete from {{schema}}.parks p where p.ns = $1::text and p.queue = $2::text and p.expires_at <= now();
+    insert into {{schema}}.parks (ns, prefix, queue, worker_id, lease_ms, guaranteed, holder, expires_at)
+    select $1::text, $7::text, $2::text, $4::text, $5::float8, $6::boolean, $11::bigint,
+      now() + $10::float8 * interval '1 millisecond'
+    where not exists (select 1 from {{schema}}.queues q where q.ns = $1::text and q.queue = $2::text
+      and (q.paused or q.disabled));
+  end if;
 end
 $routine$`
 
@@ -585,6 +661,28 @@ from r
 `
 
 /**
+ * Retire park $2 of namespace $1 (migration 000005) that its consumer will not claim through again: the
+ * consumer stops waiting, or its adapter closes. A job an add pushed into it is given back as `release`
+ * gives one back (at the front, the attempt not counted) when $3 is true: the push never reached the
+ * consumer, or reached it and was never handed to the engine. With $3 false the job is the engine's (it
+ * runs), and only the park goes. Wakes the queue's consumers for a job given back.
+ */
+export const UNPARK = `
+with d as (
+  delete from {{schema}}.parks p where p.ns = $1::text and p.prefix = $2::text returning p.job_id
+),
+r as (
+  update {{schema}}.jobs j set ${released("'not picked up'")}, ord = -nextval('{{schema}}.job_seq')
+  from d
+  where $3::boolean and j.ns = $1::text and j.id = d.job_id and j.status = 'active'
+    and j.token = $2::text || 'R' || d.job_id
+  returning j.queue
+)
+select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', r.queue, 'd', 0)::text) is null
+from r
+`
+
+/**
  * Give back what one claim statement handed out, when its reply never arrived (the connection dropped
  * after the statement was sent): the jobs of namespace $1 (queue $2, or any queue if null) that are active
  * under a token of prefix $3 (the claim's `tokenPrefix`, a UUID made for that call only) with a lease not
@@ -621,6 +719,11 @@ r as (
     and j.status = 'active' and left(j.token, length($3::text)) = $3::text and j.lock_expires_at > now()
     and not (select pending from busy)
   returning j.queue
+),
+pk as (
+  delete from {{schema}}.parks p
+  where p.ns = $1::text and p.prefix = $3::text and not (select pending from busy)
+  returning 1
 ),
 rl as (
   delete from {{schema}}.leases l
