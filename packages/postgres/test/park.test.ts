@@ -133,18 +133,18 @@ describe.runIf(runSuite)(
     })
 
     test('a pushed job another consumer of the same adapter claims first is given back and claimed under its lease', async () => {
-    const s = ns()
-    expect(await a.broker.claim(s, 'q', CLAIM)).toEqual([])
-    const waiting = a.broker.waitForWork(s, 'q', 10_000, new AbortController().signal)
-    const added = await b.broker.add(s, newJob('q'))
-    await waiting
-    const [job] = await a.broker.claim(s, 'q', { ...CLAIM, workerId: 'w-other' })
-    expect(job).toMatchObject({ id: added.job!.id, workerId: 'w-other', attempts: 1 })
-    expect(await b.storage.getJob(s, job!.id)).toMatchObject({ workerId: 'w-other', token: job!.token })
-    expect(await a.broker.claim(s, 'q', CLAIM)).toEqual([])
-  })
+      const s = ns()
+      expect(await a.broker.claim(s, 'q', CLAIM)).toEqual([])
+      const waiting = a.broker.waitForWork(s, 'q', 10_000, new AbortController().signal)
+      const added = await b.broker.add(s, newJob('q'))
+      await waiting
+      const [job] = await a.broker.claim(s, 'q', { ...CLAIM, workerId: 'w-other' })
+      expect(job).toMatchObject({ id: added.job!.id, workerId: 'w-other', attempts: 1 })
+      expect(await b.storage.getJob(s, job!.id)).toMatchObject({ workerId: 'w-other', token: job!.token })
+      expect(await a.broker.claim(s, 'q', CLAIM)).toEqual([])
+    })
 
-  test('a park whose LISTEN connection is gone takes no job: the add leaves it waiting for any consumer', async () => {
+    test('a park whose LISTEN connection is gone takes no job: the add leaves it waiting for any consumer', async () => {
       const c = postgresAdapter({ url: DATABASE_URL }, { schema, relistenDelayMs: 60_000 })
       await c.open()
       try {
