@@ -878,12 +878,16 @@ export function postgresAdapter(
     const park = parkByPrefix.get(msg.k)
     if (!park || park.ns !== msg.n || park.queue !== msg.q) return false
     parkByPrefix.delete(msg.k) // a park takes one job
-    if (msg.r) {
-      park.records = toClaimedJobs([msg.r], {
-        queue: park.queue,
-        workerId: park.workerId,
-        tokenPrefix: park.prefix,
-      })
+    try {
+      if (msg.r) {
+        park.records = toClaimedJobs([msg.r], {
+          queue: park.queue,
+          workerId: park.workerId,
+          tokenPrefix: park.prefix,
+        })
+      }
+    } catch {
+      // Not a record this version reads: the next claim gives the job back and claims it.
     }
     return true
   }

@@ -273,6 +273,8 @@ pk as (
   from {{schema}}.parks p
   where p.ns = $1::text and p.queue = $3::text and p.job_id is null and p.expires_at > now()
     and not $11::boolean and $5::float8 <= 0
+    -- The lane's lock first, then the park's row: a claim holding the lock may delete its own park.
+    and exists (select 1 from lk)
     and not exists (select 1 from {{schema}}.queues q where q.ns = $1::text and q.queue = $3::text
       and (q.paused or q.disabled))
     and not pg_try_advisory_xact_lock_shared(p.holder)
