@@ -127,38 +127,16 @@ try {
   )
   await explain('stall scan: expired lane leases', J.EXPIRE_LEASES, ['explain', 'bulk'])
   await explain('stall scan (limit 100)', J.RECOVER_STALLED, ['explain', 'bulk', 3, 100])
-  await explain('add (one job)', J.ADD_ONE, [
-    'explain',
-    'new-1',
-    'bulk',
-    '{}',
-    0,
-    0,
-    false,
-    1,
-    true,
-    'hold',
-    false,
-  ])
+  // ADD_ONE's parameters for a job `id` of `bulk` with default options, outside a caller's transaction.
+  const addOne = (id: string) => ['explain', id, 'bulk', '{}', 0, 0, false, 1, true, 'hold', false]
+  await explain('add (one job)', J.ADD_ONE, addOne('new-1'))
   // A consumer parked on `bulk` (migration 000005), its holder lock held by another session as its LISTEN
   // connection holds it: the add inserts the job active under the park.
   const holder = postgres(url, { max: 1, onnotice: () => {} })
   await holder`select pg_advisory_lock(4242)`
   await sql.unsafe(`insert into ${q}.parks (ns, prefix, queue, worker_id, lease_ms, guaranteed, holder, expires_at)
     values ('explain', 'park:', 'bulk', 'w1', 30000, true, 4242, now() + interval '1 minute')`)
-  await explain('add (one job, pushed to a parked consumer)', J.ADD_ONE, [
-    'explain',
-    'new-2',
-    'bulk',
-    '{}',
-    0,
-    0,
-    false,
-    1,
-    true,
-    'hold',
-    false,
-  ])
+  await explain('add (one job, pushed to a parked consumer)', J.ADD_ONE, addOne('new-2'))
   await sql.unsafe(`delete from ${q}.parks`)
   await holder.end()
   await explain('add (bulk of one)', J.ADD, [
