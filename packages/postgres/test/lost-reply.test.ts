@@ -156,6 +156,29 @@ describe.runIf(runSuite)('a claim whose reply is lost gives its jobs back at onc
     expect(again.every((j) => j.attempts === 1)).toBe(true)
   })
 
+  test('claim that found nothing: the park it left is deleted by the give-back, so no later add is pushed into it', async () => {
+    // Parks need the LISTEN connection (and its holder lock): the first wait starts it.
+    await a.broker.claim('warm', 'q', { ...request, limit: 1 })
+    await a.broker.waitForWork('warm', 'q', 10, new AbortController().signal)
+    const s = ns()
+    const admin = adminSql()
+    const parks = async () =>
+      (await admin.unsafe(`select 1 from "${a.schema}".parks where ns = $1`, [s] as never)).length
+    try {
+      const losing = proxy.loseReply(loseStatementReply(claimRoutine(a.schema).name))
+      await expect(a.broker.claim(s, 'q', { ...request, limit: 1 })).rejects.toThrow()
+      await losing
+      // The claim committed its park (60 s, the lease) and the caller never learnt its prefix.
+      const t0 = Date.now()
+      while ((await parks()) > 0 && Date.now() - t0 < 3_000) await sleep(25)
+      expect(await parks()).toBe(0)
+      const added = await a.broker.add(s, newJob('q'))
+      expect(await a.storage.getJob(s, added.job!.id)).toMatchObject({ status: 'waiting', attempts: 0 })
+    } finally {
+      await admin.end({ timeout: 1 })
+    }
+  })
+
   test('completeAndClaim: the successors it claimed are released; the completion stands', async () => {
     const s = ns()
     const first = newJob('q')
