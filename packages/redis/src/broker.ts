@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import {
   AdapterError,
   type AddOptions,
@@ -21,6 +21,7 @@ import {
 import { type Backend, guard, indexedQueue } from './backend.js'
 import { decodeClaimed, decodeJob, type RawJob, toJson } from './codec.js'
 import { MAX_TIMER_MS, within } from './hub.js'
+import { callId } from './keys.js'
 
 /** Priorities share a 53-bit sort score with the order inside a priority, so they are bounded. */
 export const MAX_PRIORITY = 2 ** 20
@@ -277,7 +278,7 @@ export class RedisBroker implements BrokerAdapter {
       )
     }
     // The call's id: a re-send of this very call (see add-4.lua) answers what its first run stored.
-    args.push(randomBytes(9).toString('base64url'))
+    args.push(callId())
     const replies = (await this.b.run('add', [k.meta, k.wait, k.delayed, k.all], args)) as AddReply[]
     const again: number[] = []
     const dropped: string[] = []
@@ -422,7 +423,8 @@ export class RedisBroker implements BrokerAdapter {
     if (queue === null) return false
     const k = this.b.queue(ns, queue)
     return guard('progress', async () => {
-      const args = [token, progress, label === null ? 0 : 1, label ?? '']
+      // The call's id: a re-send of this very call writes no second entry (see progress-2.lua).
+      const args = [token, progress, label === null ? 0 : 1, label ?? '', k.base, callId()]
       return (await this.b.run('progress', [k.job(id), k.timeline(id)], args)) === 1
     })
   }
@@ -432,7 +434,8 @@ export class RedisBroker implements BrokerAdapter {
     if (queue === null) return false
     const k = this.b.queue(ns, queue)
     return guard('log', async () => {
-      const args = [token, entry.event, entry.workerId ?? '', entry.detail ?? '']
+      // The call's id: a re-send of this very call writes no second entry (see log-2.lua).
+      const args = [token, entry.event, entry.workerId ?? '', entry.detail ?? '', k.base, callId()]
       return (await this.b.run('log', [k.job(id), k.timeline(id)], args)) === 1
     })
   }
@@ -609,7 +612,7 @@ export class RedisBroker implements BrokerAdapter {
         'cancel',
         [k.job(id), k.timeline(id), k.wait, k.delayed, k.active],
         // The call's id: a re-send of this very call answers that it cancelled (see cancel-5.lua).
-        [k.base, id, this.b.ns(ns).cancel, randomBytes(9).toString('base64url')],
+        [k.base, id, this.b.ns(ns).cancel, callId()],
       )) as [] | [number, RawJob]
       if (reply.length === 0) return null
       return { cancelled: reply[0] === 1, job: decodeJob(reply[1])! }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+
 /**
  * Key and channel names. Two shapes, never confused with each other:
  *
@@ -10,6 +12,14 @@
  * `ns` and queue names are escaped (`%`, `:`, `{`, `}`) so that distinct (ns, queue) pairs can never produce
  * the same key (`a:b` + `c` versus `a` + `b:c`) and a brace in a name can never move the hash tag.
  */
+/**
+ * A random id for one script call: a call that changed something leaves the marker `c:<id>` (replyMark in
+ * includes/common.lua), so the same call re-sent after a lost reply is answered, not run again.
+ */
+export function callId(): string {
+  return randomBytes(9).toString('base64url')
+}
+
 export function escapeSegment(value: string): string {
   return value.replace(/[%:{}]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }

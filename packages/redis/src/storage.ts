@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import {
   assertPageLimit,
   JOB_STATUSES,
@@ -12,6 +11,7 @@ import {
 } from '@oqronkit/core'
 import { type Backend, guard } from './backend.js'
 import { type Cursor, canonicalJson, decodeCursor, decodeJob, encodeCursor, type RawJob } from './codec.js'
+import { callId } from './keys.js'
 
 interface Entry {
   ord: number
@@ -217,7 +217,7 @@ export class RedisStorage implements StorageAdapter {
           'remove',
           [k.job(id), k.timeline(id), k.wait, k.delayed, k.all],
           // The call's id: a re-send of this very call answers that it deleted (see remove-5.lua).
-          [k.base, id, this.b.clusterMode ? '' : ids, randomBytes(9).toString('base64url')],
+          [k.base, id, this.b.clusterMode ? '' : ids, callId()],
         )) === 1
       if (removed && this.b.clusterMode) await this.b.run('indexDel', [ids + id], [queue])
       return removed

@@ -159,6 +159,30 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     expect(await a.broker.cancel(ns, job!.id)).toMatchObject({ cancelled: false })
   })
 
+  it('progress and log: the re-sent call writes no second timeline entry', async () => {
+    const ns = randomNs()
+    const q = queue()
+    await a.broker.add(ns, newJob({ queue: q }))
+    const [job] = await a.broker.claim(ns, q, { ...request, limit: 1 })
+    const label = `half-${ns}`
+    let losing = proxy.loseReply(loseCommandReply(label))
+    expect(await a.broker.progress(ns, job!.id, job!.token!, 50, label)).toBe(true)
+    await losing
+    const detail = `note-${ns}`
+    losing = proxy.loseReply(loseCommandReply(detail))
+    expect(await a.broker.log(ns, job!.id, job!.token!, { at: 0, event: 'note', detail })).toBe(true)
+    await losing
+    // Before: each re-send ran again and appended its entry a second time.
+    const stored = await a.storage.getJob(ns, job!.id)
+    expect(stored).toMatchObject({ progress: 50, progressLabel: label })
+    expect(stored!.timeline.filter((e) => e.event === 'progress')).toHaveLength(1)
+    expect(stored!.timeline.filter((e) => e.event === 'note')).toHaveLength(1)
+    // Another call writes its entry; a stale token still changes nothing.
+    expect(await a.broker.log(ns, job!.id, job!.token!, { at: 0, event: 'note', detail })).toBe(true)
+    expect(await a.broker.log(ns, job!.id, 'stale', { at: 0, event: 'note', detail })).toBe(false)
+    expect((await a.storage.getJob(ns, job!.id))!.timeline.filter((e) => e.event === 'note')).toHaveLength(2)
+  })
+
   it('removeJob: the re-sent call reports the removal the first run made, not a missing job', async () => {
     const ns = randomNs()
     const q = queue()
