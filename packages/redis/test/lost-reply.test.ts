@@ -170,17 +170,17 @@ describe.skipIf(!available)('a script whose reply is lost is answered again, not
     await losing
     const detail = `note-${ns}`
     losing = proxy.loseReply(loseCommandReply(detail))
-    expect(await a.broker.log(ns, job!.id, job!.token!, { at: 0, event: 'note', detail })).toBe(true)
+    expect(await a.broker.log(ns, job!.id, job!.token!, { at: 0, event: 'log', detail })).toBe(true)
     await losing
     // Before: each re-send ran again and appended its entry a second time.
     const stored = await a.storage.getJob(ns, job!.id)
     expect(stored).toMatchObject({ progress: 50, progressLabel: label })
     expect(stored!.timeline.filter((e) => e.event === 'progress')).toHaveLength(1)
-    expect(stored!.timeline.filter((e) => e.event === 'note')).toHaveLength(1)
+    expect(stored!.timeline.filter((e) => e.event === 'log')).toHaveLength(1)
     // Another call writes its entry; a stale token still changes nothing.
-    expect(await a.broker.log(ns, job!.id, job!.token!, { at: 0, event: 'note', detail })).toBe(true)
-    expect(await a.broker.log(ns, job!.id, 'stale', { at: 0, event: 'note', detail })).toBe(false)
-    expect((await a.storage.getJob(ns, job!.id))!.timeline.filter((e) => e.event === 'note')).toHaveLength(2)
+    expect(await a.broker.log(ns, job!.id, job!.token!, { at: 0, event: 'log', detail })).toBe(true)
+    expect(await a.broker.log(ns, job!.id, 'stale', { at: 0, event: 'log', detail })).toBe(false)
+    expect((await a.storage.getJob(ns, job!.id))!.timeline.filter((e) => e.event === 'log')).toHaveLength(2)
   })
 
   it('removeJob: the re-sent call reports the removal the first run made, not a missing job', async () => {
