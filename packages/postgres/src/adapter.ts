@@ -858,6 +858,8 @@ export function postgresAdapter(
   // claim through the database retires the park: the claim routine deletes it and gives its job back first
   // unless the engine got it (`taken`), so a push whose NOTIFY was lost or too large is claimed there.
   interface Park {
+    /** `ns\u0000queue`, as the notifier keys its waiters. */
+    key: string
     ns: string
     queue: string
     prefix: string
@@ -873,7 +875,7 @@ export function postgresAdapter(
   const parkByPrefix = new Map<string, Park>()
   const claimsOfQueue = new Map<string, number>()
   // The last waitForWork timeout of each queue: a park outlives it by PARK_SLACK_MS, then adds skip it.
-  const waitFor = new Map<string, number>()
+  const lastWaitMs = new Map<string, number>()
   notifier.onPush = (msg) => {
     const park = parkByPrefix.get(msg.k)
     if (!park || park.ns !== msg.n || park.queue !== msg.q) return false
@@ -895,15 +897,15 @@ export function postgresAdapter(
     park.workerId === request.workerId &&
     park.leaseMs === request.leaseMs &&
     park.guaranteed === request.guaranteed
-  function forgetPark(key: string, park: Park): void {
-    if (parkOf.get(key) === park) parkOf.delete(key)
+  function forgetPark(park: Park): void {
+    if (parkOf.get(park.key) === park) parkOf.delete(park.key)
     parkByPrefix.delete(park.prefix)
   }
   // Retire a park no claim will retire (the consumer stopped waiting, the adapter closes, a claim that
   // would have failed): UNPARK gives its job back unless the engine has it.
   const unparking = new Set<Promise<void>>()
-  function unpark(key: string, park: Park): Promise<void> {
-    forgetPark(key, park)
+  function unpark(park: Park): Promise<void> {
+    forgetPark(park)
     const done: Promise<void> = rows('unpark', jq.UNPARK, [park.ns, park.prefix, !park.taken])
       .then(
         () => {},
@@ -944,11 +946,12 @@ export function postgresAdapter(
       }
       notifier.markClaim(key)
       const prefix = tokenPrefix()
-      if (parked) forgetPark(key, parked)
+      if (parked) forgetPark(parked)
       const inFlight = claimsOfQueue.get(key) ?? 0
       const park: Park | null =
         inFlight === 0 && notifier.canPark
           ? {
+              key,
               ns,
               queue,
               prefix,
@@ -973,7 +976,7 @@ export function postgresAdapter(
         prefix,
         parked?.prefix ?? null,
         parked?.taken ?? false,
-        park ? (waitFor.get(key) ?? request.leaseMs) + PARK_SLACK_MS : null,
+        park ? (lastWaitMs.get(key) ?? request.leaseMs) + PARK_SLACK_MS : null,
         park ? notifier.holderKey : null,
       ]
       claimsOfQueue.set(key, inFlight + 1)
@@ -981,16 +984,16 @@ export function postgresAdapter(
       try {
         got = await laneClaim(params)
       } catch (error) {
-        if (park) forgetPark(key, park)
+        if (park) forgetPark(park)
         // Rolled back, the old park still stands: retire it apart (after a lost reply that finds nothing).
-        if (parked) void unpark(key, parked)
+        if (parked) void unpark(parked)
         giveBackClaim(ns, queue, prefix, request.leaseMs, error)
         throw error
       } finally {
         claimsOfQueue.set(key, (claimsOfQueue.get(key) ?? 1) - 1)
       }
       // Jobs found: no park was left.
-      if (park && got.length > 0) forgetPark(key, park)
+      if (park && got.length > 0) forgetPark(park)
       return toClaimedJobs(got, { queue, workerId: request.workerId, tokenPrefix: prefix })
     },
 
@@ -1142,11 +1145,11 @@ export function postgresAdapter(
 
     waitForWork(ns, queue, timeoutMs, signal) {
       const key = `${ns}\u0000${queue}`
-      waitFor.set(key, timeoutMs)
+      lastWaitMs.set(key, timeoutMs)
       // A consumer that stops waiting for good (stop(), shutdown) claims no more: its park goes now.
       const park = parkOf.get(key)
       const stopped = () => {
-        if (park && parkOf.get(key) === park) void unpark(key, park)
+        if (park && parkOf.get(key) === park) void unpark(park)
       }
       if (park) {
         if (signal.aborted) stopped()
@@ -1283,7 +1286,7 @@ export function postgresAdapter(
       closed = true
       for (const timer of givingBack) clearTimeout(timer)
       givingBack.clear()
-      for (const [key, park] of [...parkOf]) void unpark(key, park)
+      for (const park of [...parkOf.values()]) void unpark(park)
       await Promise.all(unparking)
       await notifier.close()
       if (!owned) return

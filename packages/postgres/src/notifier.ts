@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { NO_TYPE_FETCH, type Sql } from './options.js'
 import { channelOf } from './render.js'
@@ -75,10 +76,7 @@ export class Notifier {
    * only to parks whose holder lock is held (see ADD_ONE). Random per adapter, in the single-bigint key space
    * (the lanes' locks use the two-int one).
    */
-  readonly holderKey = (
-    BigInt(Math.floor(Math.random() * 2 ** 31)) * 2n ** 32n +
-    BigInt(Math.floor(Math.random() * 2 ** 32))
-  ).toString()
+  readonly holderKey = randomBytes(8).readBigInt64BE().toString()
   /** True while the LISTEN connection holds `holderKey`: only then may a claim leave a park. */
   private holding = false
   /** Takes a pushed job (`t: 'p'`); true if it was for a park of this adapter, which wakes the queue's waiters. */
@@ -209,37 +207,34 @@ export class Notifier {
     }
     if (msg.t === 'w') {
       const key = `${msg.n}\u0000${msg.q}`
-      if (msg.d <= 0) this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
-      else {
-        // Not work yet: remembered so a wait that starts now still ends at its due time.
-        const due = performance.now() + msg.d
-        if (due < (this.dueSoon.get(key) ?? Number.POSITIVE_INFINITY)) this.dueSoon.set(key, due)
+      if (msg.d <= 0) {
+        this.workFor(key)
+        return
       }
-      const set = this.waiters.get(key)
-      if (!set) return
-      for (const w of set) {
-        if (msg.d <= 0) w.wake()
-        else {
-          // A job due later: wake at its due time if that is before the waiter's fallback.
-          const due = performance.now() + msg.d
-          if (due < w.deadline) {
-            clearTimeout(w.timer)
-            w.deadline = due
-            w.timer = setTimeout(w.wake, msg.d)
-            w.timer.unref()
-          }
+      // Not work yet: remembered so a wait that starts now still ends at its due time.
+      const due = performance.now() + msg.d
+      if (due < (this.dueSoon.get(key) ?? Number.POSITIVE_INFINITY)) this.dueSoon.set(key, due)
+      // A job due later: each waiter wakes at its due time if that is before the waiter's fallback.
+      for (const w of this.waiters.get(key) ?? []) {
+        if (due < w.deadline) {
+          clearTimeout(w.timer)
+          w.deadline = due
+          w.timer = setTimeout(w.wake, msg.d)
+          w.timer.unref()
         }
       }
     } else if (msg.t === 'p') {
-      if (!this.onPush?.(msg)) return
-      const key = `${msg.n}\u0000${msg.q}`
-      this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
-      const set = this.waiters.get(key)
-      if (set) for (const w of [...set]) w.wake()
+      if (this.onPush?.(msg)) this.workFor(`${msg.n}\u0000${msg.q}`)
     } else if (msg.t === 'c') {
       const set = this.cancelListeners.get(msg.n)
       if (set) for (const listener of [...set]) listener(msg.i)
     }
+  }
+
+  /** Work for `key` now: counted (see markClaim), and its waiters woken. */
+  private workFor(key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+    for (const w of [...(this.waiters.get(key) ?? [])]) w.wake()
   }
 
   private wakeAll(): void {

@@ -275,8 +275,7 @@ pk as (
     and not $11::boolean and $5::float8 <= 0
     -- The lane's lock first, then the park's row: a claim holding the lock may delete its own park.
     and exists (select 1 from lk)
-    and not exists (select 1 from {{schema}}.queues q where q.ns = $1::text and q.queue = $3::text
-      and (q.paused or q.disabled))
+    and not ${queueClosed('$3::text')}
     and not pg_try_advisory_xact_lock_shared(p.holder)
   order by p.expires_at
   limit 1
@@ -534,17 +533,13 @@ set enable_seqscan = off
 as $routine$
 #variable_conflict use_column
 declare
-  pushed text;
+  given int;
   got int;
 begin
   perform set_config('synchronous_commit', 'off', true);
   perform pg_advisory_xact_lock(${laneKey('$2::text')});
   if $8 is not null then
-    delete from {{schema}}.parks p where p.ns = $1::text and p.prefix = $8::text returning p.job_id into pushed;
-    if pushed is not null and not $9 then
-      update {{schema}}.jobs j set ${released("'not picked up'")}, ord = -nextval('{{schema}}.job_seq')
-      where j.ns = $1::text and j.id = pushed and j.status = 'active' and j.token = $8::text || 'R' || pushed;
-    end if;
+    with ${retirePark('$8::text', 'not $9')} select count(*) into given from r;
   end if;
   return query ${CLAIM};
   get diagnostics got = row_count;
@@ -553,8 +548,7 @@ begin
     insert into {{schema}}.parks (ns, prefix, queue, worker_id, lease_ms, guaranteed, holder, expires_at)
     select $1::text, $7::text, $2::text, $4::text, $5::float8, $6::boolean, $11::bigint,
       now() + $10::float8 * interval '1 millisecond'
-    where not exists (select 1 from {{schema}}.queues q where q.ns = $1::text and q.queue = $2::text
-      and (q.paused or q.disabled));
+    where not ${queueClosed('$2::text')};
   end if;
 end
 $routine$`
@@ -663,6 +657,31 @@ from r
 `
 
 /**
+ * The CTEs `d` and `r` that retire park `prefix` of namespace $1 (migration 000005): the park is deleted, and
+ * the job an add pushed into it, if `giveBack` holds and the job is still active under the park's token, goes
+ * back as `release` gives one back (at the front, the attempt not counted, a `released` entry). `r` returns
+ * the queue of a job given back. Used by UNPARK and by the claim routine (CLAIM_ROUTINE).
+ */
+function retirePark(prefix: string, giveBack: string): string {
+  return `d as (
+  delete from {{schema}}.parks p where p.ns = $1::text and p.prefix = ${prefix} returning p.job_id
+),
+r as (
+  update {{schema}}.jobs j set ${released("'not picked up'")}, ord = -nextval('{{schema}}.job_seq')
+  from d
+  where ${giveBack} and j.ns = $1::text and j.id = d.job_id and j.status = 'active'
+    and j.token = ${prefix} || 'R' || d.job_id
+  returning j.queue
+)`
+}
+
+/** Queue `queue` of namespace $1 is paused or disabled: no claim takes its jobs, no park waits on it. */
+function queueClosed(queue: string): string {
+  return `exists (select 1 from {{schema}}.queues q where q.ns = $1::text and q.queue = ${queue}
+      and (q.paused or q.disabled))`
+}
+
+/**
  * Retire park $2 of namespace $1 (migration 000005) that its consumer will not claim through again: the
  * consumer stops waiting, or its adapter closes. A job an add pushed into it is given back as `release`
  * gives one back (at the front, the attempt not counted) when $3 is true: the push never reached the
@@ -670,16 +689,7 @@ from r
  * runs), and only the park goes. Wakes the queue's consumers for a job given back.
  */
 export const UNPARK = `
-with d as (
-  delete from {{schema}}.parks p where p.ns = $1::text and p.prefix = $2::text returning p.job_id
-),
-r as (
-  update {{schema}}.jobs j set ${released("'not picked up'")}, ord = -nextval('{{schema}}.job_seq')
-  from d
-  where $3::boolean and j.ns = $1::text and j.id = d.job_id and j.status = 'active'
-    and j.token = $2::text || 'R' || d.job_id
-  returning j.queue
-)
+with ${retirePark('$2::text', '$3::boolean')}
 select pg_notify({{channel}}, json_build_object('t', 'w', 'n', $1::text, 'q', r.queue, 'd', 0)::text) is null
 from r
 `
